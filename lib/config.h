@@ -1,0 +1,79 @@
+// What the launcher tells the library, through the environment.
+//
+// The launcher sets these variables once; the library reads them at start-up
+// in every process it is loaded into, removes them (and itself from
+// LD_PRELOAD) from the environment the program sees, and puts them back only
+// into the environment of the next generation of the service. Programs the
+// service runs therefore never see them.
+//
+//   LD_PRELOAD        /abs/path/libhuptime.so[:entries the user had]
+//   HUPTIME_MODE      "fork" | "exec"
+//   HUPTIME_ARGV      encode_list(argv as the user typed it, argv[0] unresolved)
+//   HUPTIME_CWD       the logical working directory at launch ($PWD when it
+//                     names the same directory as getcwd(), else getcwd())
+//   HUPTIME_SIGMASK   blocked signals at launch, hex bit mask (bit n-1 = signal n)
+//   HUPTIME_SIGIGN    ignored signals at launch, same encoding
+//   HUPTIME_UNLINK    encode_list(absolute paths) removed before a new copy starts
+//   HUPTIME_LOG       error | warn | info | debug | trace (default info)
+//   HUPTIME_FDS       hand-off state between generations (lib/handoff.h);
+//                     never set by the launcher
+#pragma once
+
+#include <signal.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace huptime {
+
+inline constexpr const char* kEnvMode = "HUPTIME_MODE";
+inline constexpr const char* kEnvArgv = "HUPTIME_ARGV";
+inline constexpr const char* kEnvCwd = "HUPTIME_CWD";
+inline constexpr const char* kEnvSigMask = "HUPTIME_SIGMASK";
+inline constexpr const char* kEnvSigIgn = "HUPTIME_SIGIGN";
+inline constexpr const char* kEnvUnlink = "HUPTIME_UNLINK";
+inline constexpr const char* kEnvLog = "HUPTIME_LOG";
+inline constexpr const char* kEnvFds = "HUPTIME_FDS";
+inline constexpr const char* kEnvPrefix = "HUPTIME_";
+
+enum class Mode { kFork, kExec };
+
+enum class LogLevel { kError = 0, kWarn, kInfo, kDebug, kTrace };
+
+std::optional<Mode> parse_mode(std::string_view text);
+const char* mode_name(Mode mode);
+std::optional<LogLevel> parse_log_level(std::string_view text);
+
+// Signal sets as 64-bit masks, bit (n-1) for signal n (1..64).
+uint64_t sigset_to_mask(const sigset_t& set);
+sigset_t mask_to_sigset(uint64_t mask);
+std::string mask_to_hex(uint64_t mask);
+std::optional<uint64_t> hex_to_mask(std::string_view text);
+
+// The launch description: everything needed to start the service again
+// exactly as the user started it.
+struct LaunchConfig {
+  Mode mode = Mode::kFork;
+  std::vector<std::string> argv;
+  std::string cwd;
+  uint64_t sigmask = 0;
+  uint64_t sigign = 0;
+  std::vector<std::string> unlink;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Encode as NAME=VALUE strings (without LD_PRELOAD and HUPTIME_FDS).
+std::vector<std::string> encode_launch_env(const LaunchConfig& config);
+
+// Decode from a getenv-like lookup. Returns nullopt with *error set when a
+// variable is present but malformed, or when HUPTIME_ARGV is missing.
+template <typename Getenv>
+std::optional<LaunchConfig> decode_launch_env(Getenv getenv_fn,
+                                              std::string* error);
+
+}  // namespace huptime
+
+#include "config_decode.inl"

@@ -1,0 +1,194 @@
+#include "generation.h"
+
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+
+#include "log.h"
+#include "our_fds.h"
+#include "real.h"
+#include "runtime.h"
+
+namespace huptime {
+
+namespace {
+
+struct GenShared {
+  static constexpr uint32_t kMagic = 0x48555054;  // "HUPT"
+  std::atomic<uint32_t> magic;
+  std::atomic<uint32_t> generation;
+  std::atomic<int32_t> restart_owner;
+  std::atomic<uint32_t> ready;
+};
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+constinit std::atomic<GenShared*> g_shared{nullptr};
+
+GenShared* map_page(int fd) {
+  void* mem = mmap(nullptr, sizeof(GenShared), PROT_READ | PROT_WRITE,
+                   MAP_SHARED, fd, 0);
+  return mem == MAP_FAILED ? nullptr : static_cast<GenShared*>(mem);
+}
+
+bool pid_alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+// Counts listeners still waiting for a bind(), and listeners claimed or
+// created here that are not listening yet. Requires the listener lock.
+bool all_taken_over_unlocked(int* count) {
+  bool complete = true;
+  *count = 0;
+  g_listeners.for_each_unlocked([&](uint32_t, const Listener& l) {
+    if (l.offered && !l.claimed) complete = false;
+    if (!l.offered || l.claimed) {
+      if (!l.listening) complete = false;
+      ++*count;
+    }
+  });
+  return complete && *count > 0;
+}
+
+void release_starting_resources() {
+  close_our_fd(OurFd::kReady);
+  // Listeners handed to us that no bind() claimed: the new version does
+  // not use them. Our copy is the last one in this generation.
+  g_fds.for_each([](int fd, uint32_t word) {
+    if (entry_kind(word) != FdKind::kOffered) return;
+    g_fds.exchange(fd, 0);
+    g_offered_count.fetch_sub(1);
+    {
+      ListenerLock lock(g_listeners);
+      g_listeners.drop_ref_unlocked(entry_slot(word));
+    }
+    HUPTIME_LOG(kInfo, "closing inherited listener fd {}: not used by the "
+                       "new version", fd);
+    real::close(fd);
+  });
+}
+
+}  // namespace
+
+constinit std::atomic<bool> g_await_wait{false};
+
+bool gen_ensure(uint32_t generation) {
+  if (g_shared.load(std::memory_order_acquire)) return true;
+  int memfd = adopt_our_fd(OurFd::kGenState,
+                           memfd_create("huptime-generation", MFD_CLOEXEC));
+  if (memfd < 0 || ftruncate(memfd, sizeof(GenShared)) != 0) {
+    HUPTIME_LOG(kWarn, "cannot create generation state: {}", strerror(errno));
+    close_our_fd(OurFd::kGenState);
+    return false;
+  }
+  int latch = adopt_our_fd(OurFd::kDrainLatch,
+                           eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  GenShared* page = map_page(memfd);
+  if (latch < 0 || !page) {
+    HUPTIME_LOG(kWarn, "cannot create generation state: {}", strerror(errno));
+    close_our_fd(OurFd::kGenState);
+    close_our_fd(OurFd::kDrainLatch);
+    return false;
+  }
+  page->generation.store(generation);
+  page->magic.store(GenShared::kMagic);
+  g_rt.generation.store(generation);
+  g_shared.store(page, std::memory_order_release);
+  return true;
+}
+
+bool gen_attach(int state_fd, int latch_fd) {
+  GenShared* page = map_page(state_fd);
+  if (!page || page->magic.load() != GenShared::kMagic) {
+    if (page) munmap(page, sizeof(GenShared));
+    return false;
+  }
+  adopt_our_fd(OurFd::kGenState, state_fd);
+  adopt_our_fd(OurFd::kDrainLatch, latch_fd);
+  g_rt.generation.store(page->generation.load());
+  g_shared.store(page, std::memory_order_release);
+  return true;
+}
+
+bool gen_exists() { return g_shared.load(std::memory_order_acquire); }
+
+uint32_t gen_number() { return g_rt.generation.load(); }
+
+bool gen_take_restart_token() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  if (!page) return false;
+  int32_t self = g_rt.pid.load();
+  int32_t owner = page->restart_owner.load();
+  while (true) {
+    if (owner == self) return true;
+    if (owner != 0 && pid_alive(owner)) return false;
+    if (page->restart_owner.compare_exchange_weak(owner, self)) return true;
+  }
+}
+
+void gen_release_restart_token() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  if (!page) return;
+  int32_t self = g_rt.pid.load();
+  page->restart_owner.compare_exchange_strong(self, 0);
+}
+
+void gen_announce_drain() {
+  int latch = our_fd(OurFd::kDrainLatch);
+  if (latch >= 0) eventfd_write(latch, 1);
+}
+
+bool gen_drain_announced() {
+  int latch = our_fd(OurFd::kDrainLatch);
+  if (latch < 0) return false;
+  pollfd p{latch, POLLIN, 0};
+  return real::poll(&p, 1, 0) == 1;
+}
+
+void gen_clear_drain() {
+  int latch = our_fd(OurFd::kDrainLatch);
+  eventfd_t value;
+  if (latch >= 0) eventfd_read(latch, &value);
+}
+
+void gen_expect_wait() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  if (page && !page->ready.load()) g_await_wait.store(true);
+}
+
+void gen_note_wait_slow() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  if (!page) return;
+  int count = 0;
+  {
+    ListenerLock lock(g_listeners);
+    if (!all_taken_over_unlocked(&count)) return;
+  }
+  g_await_wait.store(false);
+  uint32_t expected = 0;
+  if (!page->ready.compare_exchange_strong(expected, 1)) {
+    release_starting_resources();
+    return;
+  }
+  HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
+              page->generation.load(), count, count == 1 ? "" : "s");
+  int ready = our_fd(OurFd::kReady);
+  if (ready >= 0) {
+    char byte = 'R';
+    send(ready, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(ready, SHUT_RDWR);
+  }
+  release_starting_resources();
+}
+
+void gen_after_ready() { release_starting_resources(); }
+
+bool gen_is_ready() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  return page && page->ready.load();
+}
+
+void gen_after_fork_child() {}
+
+}  // namespace huptime

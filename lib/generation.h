@@ -1,0 +1,66 @@
+// A generation: the processes that run one version of the service (the
+// program and the workers it forks), sharing one page of state and one
+// drain latch, both inherited across fork.
+//
+//  - The restart token (owner pid in the shared page) makes sure only one
+//    process of a generation runs a restart, however many of them got the
+//    signal (`systemctl kill -s HUP` reaches them all).
+//  - The drain latch is an eventfd written once and never read: it stays
+//    readable, so every process of the generation wakes and stops
+//    accepting, each in its own restart thread.
+//  - Readiness: a generation is ready when every listener it inherited has
+//    been claimed by a bind() and listen()ed on, and a process of it waits
+//    for connections on one (accept, poll/select, or epoll registration).
+//    The first process to see that reports it once: the log line, and one
+//    byte on the ready socket to the old generation, followed by shutdown
+//    so that every holder of the socket sees the hang-up and lets go.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace huptime {
+
+// Creates the shared state of a new generation in this process, unless it
+// exists. Cold path (first listener, or init of a new generation).
+bool gen_ensure(uint32_t generation);
+
+// Adopts the state passed through an exec in place (handoff "state=").
+bool gen_attach(int state_fd, int latch_fd);
+
+bool gen_exists();
+uint32_t gen_number();
+
+// The restart token. Taking it fails while another live process holds it.
+bool gen_take_restart_token();
+void gen_release_restart_token();
+
+void gen_announce_drain();
+bool gen_drain_announced();
+// Exec mode, after a failed re-exec: the generation serves again.
+void gen_clear_drain();
+
+// Readiness. Call gen_expect_wait() when this process gets a listener;
+// gen_note_wait() from every hook that shows the program waiting on one.
+// Cheap when readiness is already known (one relaxed load).
+void gen_expect_wait();
+extern constinit std::atomic<bool> g_await_wait;
+void gen_note_wait_slow();
+inline void gen_note_wait() {
+  if (g_await_wait.load(std::memory_order_relaxed)) gen_note_wait_slow();
+}
+
+// The ready socket of this generation hung up: someone reported. Release
+// what only a starting generation needs (the socket, unclaimed listeners).
+void gen_after_ready();
+
+// True once this generation reported ready (shared by its processes).
+bool gen_is_ready();
+
+// After fork in the child: nothing to do for shared state (inherited), but
+// per-process flags are reset by the caller through this.
+void gen_after_fork_child();
+
+}  // namespace huptime

@@ -1,0 +1,162 @@
+// Start-up: resolve the real functions, read what the launcher passed,
+// take over what the previous generation handed us, and remove huptime from
+// the environment the program (and anything it runs) sees.
+#include "init.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "env_codec.h"
+#include "exec_image.h"
+#include "generation.h"
+#include "handoff.h"
+#include "listeners.h"
+#include "log.h"
+#include "our_fds.h"
+#include "real.h"
+#include "runtime.h"
+#include "tracking.h"
+
+extern char** environ;
+
+namespace huptime {
+
+constinit Runtime g_rt;
+constinit FdTable g_fds;
+constinit ListenerTable g_listeners;
+constinit std::atomic<long> g_conns{0};
+constinit std::atomic<long> g_accepts_in_flight{0};
+
+namespace {
+
+constinit pthread_once_t g_once = PTHREAD_ONCE_INIT;
+__attribute__((tls_model("initial-exec"))) constinit thread_local bool
+    t_in_init = false;
+
+bool is_our_var(const char* entry) {
+  return strncmp(entry, kEnvPrefix, strlen(kEnvPrefix)) == 0;
+}
+
+const char* our_path() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&ensure_init), &info) && info.dli_fname)
+    return strdup(info.dli_fname);
+  return "libhuptime.so";
+}
+
+// The environment as the program should see it: no HUPTIME_*, and
+// LD_PRELOAD without us. Saved for the next generation, then applied.
+void scrub_environment() {
+  auto* base = new std::vector<std::string>();
+  std::vector<std::string> ours;
+  const char* preload = getenv("LD_PRELOAD");
+  std::string stripped;
+  if (preload) {
+    stripped.resize(strlen(preload) + 1);
+    strip_preload(preload, g_rt.preload_lib, stripped.data(), stripped.size());
+    stripped.resize(strlen(stripped.c_str()));
+  }
+  for (char** e = environ; e && *e; ++e) {
+    if (is_our_var(*e)) {
+      ours.emplace_back(*e, strcspn(*e, "="));
+    } else if (strncmp(*e, "LD_PRELOAD=", 11) == 0) {
+      if (!stripped.empty()) base->push_back("LD_PRELOAD=" + stripped);
+    } else {
+      base->push_back(*e);
+    }
+  }
+  g_rt.base_env = base;
+  for (const std::string& name : ours) unsetenv(name.c_str());
+  if (preload && stripped.empty())
+    unsetenv("LD_PRELOAD");
+  else if (preload)
+    setenv("LD_PRELOAD", stripped.c_str(), 1);
+}
+
+void prebuild_launch_vars() {
+  std::vector<std::string> vars = encode_launch_env(*g_rt.config);
+  auto** out = new const char*[vars.size()];
+  for (size_t i = 0; i < vars.size(); ++i) out[i] = strdup(vars[i].c_str());
+  g_rt.launch_vars = out;
+  g_rt.n_launch_vars = vars.size();
+}
+
+bool is_socket(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+void take_handoff(const char* text) {
+  Handoff h;
+  if (!decode_handoff(text, &h)) {
+    HUPTIME_LOG(kWarn, "ignoring malformed {}", kEnvFds);
+    return;
+  }
+  if (h.pid != getpid()) {
+    HUPTIME_LOG(kDebug, "ignoring {} meant for pid {}", kEnvFds, h.pid);
+    return;
+  }
+  g_rt.generation.store(h.generation);
+  if (h.state_fd >= 0 && !gen_attach(h.state_fd, h.latch_fd))
+    HUPTIME_LOG(kWarn, "ignoring inherited generation state");
+  if (h.ready_fd >= 0) {
+    if (is_socket(h.ready_fd))
+      adopt_our_fd(OurFd::kReady, h.ready_fd);
+    else
+      HUPTIME_LOG(kWarn, "inherited ready fd {} is not a socket", h.ready_fd);
+  }
+  listeners_adopt(h);
+  if (g_offered_count.load() > 0 || h.n_own > 0) {
+    gen_ensure(h.generation);
+    gen_expect_wait();
+  }
+}
+
+void init_once() {
+  t_in_init = true;
+  real::resolve_all();
+  g_rt.pid.store(getpid());
+  if (const char* level = getenv(kEnvLog)) {
+    if (auto parsed = parse_log_level(level))
+      g_log_level.store(static_cast<int>(*parsed));
+  }
+  std::string error;
+  auto config = decode_launch_env(getenv, &error);
+  if (config) {
+    g_rt.config = new LaunchConfig(std::move(*config));
+    g_rt.preload_lib = our_path();
+    prebuild_launch_vars();
+    if (const char* fds = getenv(kEnvFds)) take_handoff(fds);
+    scrub_environment();
+    g_rt.active = true;
+  } else if (getenv(kEnvArgv) || getenv(kEnvMode)) {
+    HUPTIME_LOG(kWarn, "not managing this process: {}", error);
+  }
+  g_rt.ready.store(true, std::memory_order_release);
+  t_in_init = false;
+  bool own = false;
+  g_fds.for_each([&](int, uint32_t word) {
+    own = own || entry_kind(word) == FdKind::kListener;
+  });
+  if (own) on_first_listener();
+}
+
+__attribute__((constructor)) void on_load() { ensure_init(); }
+
+}  // namespace
+
+bool ensure_init() {
+  if (__builtin_expect(g_rt.ready.load(std::memory_order_acquire), 1))
+    return true;
+  if (t_in_init) return false;
+  pthread_once(&g_once, init_once);
+  return true;
+}
+
+}  // namespace huptime

@@ -1,0 +1,191 @@
+#include "listeners.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "generation.h"
+#include "log.h"
+#include "our_fds.h"
+#include "real.h"
+#include "restart.h"
+#include "runtime.h"
+#include "signals.h"
+#include "tracking.h"
+
+namespace huptime {
+
+constinit std::atomic<int> g_offered_count{0};
+
+namespace {
+
+bool wanted_id(int fd, const sockaddr* addr, socklen_t len, SocketId* id) {
+  int type = 0, protocol = 0, v6only = 0;
+  socklen_t olen = sizeof(int);
+  if (!addr || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) != 0)
+    return false;
+  olen = sizeof(int);
+  getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &olen);
+  if (addr->sa_family == AF_INET6) {
+    olen = sizeof(int);
+    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen);
+  }
+  return make_socket_id(addr->sa_family, type, protocol, v6only, addr, len,
+                        id);
+}
+
+// An inherited listener matching `id`: its fd, and its slot in *slot.
+// Requires the listener lock.
+int find_offered_unlocked(const SocketId& id, uint32_t* slot) {
+  int found = -1;
+  g_fds.for_each([&](int fd, uint32_t word) {
+    if (found >= 0 || entry_kind(word) != FdKind::kOffered) return;
+    Listener& l = g_listeners.at_unlocked(entry_slot(word));
+    if (l.offered && !l.claimed && same_listener(l.id, id)) {
+      found = fd;
+      *slot = entry_slot(word);
+    }
+  });
+  return found;
+}
+
+// Blocks like accept() on a listener with nothing to accept: forever, or
+// until a signal interrupts it the way the kernel would have.
+int block_like_accept(int fd, bool* retry) {
+  *retry = false;
+  int latch = our_fd(OurFd::kDrainLatch);
+  pollfd p[2] = {{fd, POLLIN, 0}, {latch, POLLIN, 0}};
+  bool retired = entry_kind(g_fds.get(fd)) == FdKind::kRetired;
+  // A retired fd never becomes readable: wait for signals only.
+  nfds_t n = retired ? 0 : (latch >= 0 ? 2 : 1);
+  int rc = real::poll(n ? p : nullptr, n, -1);
+  if (rc < 0 && errno == EINTR && !all_handlers_restart()) return -1;
+  if (rc > 0 && n == 2 && (p[1].revents & POLLIN)) {
+    // The generation is draining: stop accepting here too, without
+    // waiting for our restart thread to get round to it.
+    listeners_stop_accepting(false);
+  }
+  *retry = true;
+  return 0;
+}
+
+bool program_nonblock(uint32_t word) {
+  ListenerLock lock(g_listeners);
+  return g_listeners.at_unlocked(entry_slot(word)).program_nonblock;
+}
+
+}  // namespace
+
+bool listeners_bind(int fd, const sockaddr* addr, socklen_t len, int* rc) {
+  if (g_offered_count.load(std::memory_order_acquire) == 0) return false;
+  SocketId id;
+  if (!wanted_id(fd, addr, len, &id)) return false;
+  int view_fl = real::fcntl(fd, F_GETFL);
+  int view_fd = real::fcntl(fd, F_GETFD);
+  uint32_t slot = 0;
+  {
+    ListenerLock lock(g_listeners);
+    int offered = find_offered_unlocked(id, &slot);
+    if (offered < 0) return false;
+    if (real::dup3(offered, fd, O_CLOEXEC) < 0) return false;
+    Listener& l = g_listeners.at_unlocked(slot);
+    l.claimed = true;
+    l.program_nonblock = view_fl >= 0 && (view_fl & O_NONBLOCK);
+    g_fds.exchange(fd, make_entry(FdKind::kListener, slot,
+                                  view_fd >= 0 && (view_fd & FD_CLOEXEC)));
+    g_fds.exchange(offered, 0);
+    real::close(offered);
+    g_offered_count.fetch_sub(1);
+  }
+  char name[160];
+  format_socket_id(id, name, sizeof name);
+  HUPTIME_LOG(kDebug, "bind({}, {}): answered with the inherited listener",
+              fd, name);
+  on_first_listener();
+  *rc = 0;
+  return true;
+}
+
+int listeners_listen(int fd, int backlog) {
+  int rc = real::listen(fd, backlog);
+  if (rc != 0) return rc;
+  int saved_errno = errno;
+  uint32_t word = g_fds.get(fd);
+  if (entry_kind(word) == FdKind::kListener) {
+    {
+      ListenerLock lock(g_listeners);
+      g_listeners.at_unlocked(entry_slot(word)).listening = true;
+    }
+    on_first_listener();
+  } else if (word == 0 || entry_kind(word) == FdKind::kConn) {
+    register_listener(fd);
+  }
+  errno = saved_errno;
+  return 0;
+}
+
+int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
+                     bool accept4) {
+  uint32_t word = g_fds.get(fd);
+  FdKind kind = entry_kind(word);
+  if (kind != FdKind::kListener && kind != FdKind::kRetired)
+    return accept4 ? real::accept4(fd, addr, len, flags)
+                   : real::accept(fd, addr, len);
+  restart_thread_ensure();
+  bool nonblock = program_nonblock(word);
+  while (true) {
+    if (entry_kind(g_fds.get(fd)) == FdKind::kListener) {
+      gen_note_wait();
+      g_accepts_in_flight.fetch_add(1, std::memory_order_acq_rel);
+      int rc = real::accept4(fd, addr, len, flags);
+      if (rc >= 0) track_conn(rc);
+      g_accepts_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+      if (rc >= 0) return rc;
+      int err = errno;
+      bool now_retired = entry_kind(g_fds.get(fd)) == FdKind::kRetired;
+      if (!now_retired && err != EAGAIN && err != EWOULDBLOCK) return -1;
+      errno = err;
+    }
+    if (nonblock) {
+      errno = EAGAIN;
+      return -1;
+    }
+    bool retry = false;
+    if (block_like_accept(fd, &retry) < 0) return -1;
+    if (!retry) return -1;
+  }
+}
+
+bool listeners_keep_path(int dirfd, const char* path) {
+  if (g_offered_count.load() == 0 && !g_stopped_accepting.load()) return false;
+  struct stat st;
+  if (!path || fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISSOCK(st.st_mode))
+    return false;
+  bool draining = g_stopped_accepting.load();
+  bool keep = false;
+  ListenerLock lock(g_listeners);
+  g_listeners.for_each_unlocked([&](uint32_t, const Listener& l) {
+    bool needed = (l.offered && !l.claimed) || draining;
+    if (needed && l.path_ino == st.st_ino && l.path_dev == st.st_dev)
+      keep = true;
+  });
+  if (keep)
+    HUPTIME_LOG(kDebug, "unlink({}) skipped: another generation serves on it",
+                path);
+  return keep;
+}
+
+long listeners_sweep_conns() {
+  g_fds.for_each([](int fd, uint32_t word) {
+    if (entry_kind(word) == FdKind::kConn && real::fcntl(fd, F_GETFD) < 0 &&
+        errno == EBADF)
+      untrack(fd);
+  });
+  return g_conns.load();
+}
+
+}  // namespace huptime

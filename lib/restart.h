@@ -1,0 +1,33 @@
+// Where the restart happens: the restart thread of each process.
+//
+// One thread per process that holds listeners, started lazily (the first
+// listener; in a fork child, the first hook on a listener), with every
+// signal blocked except the restart signal. It owns this process's
+// RestartMachine, waits on the self-pipe, the generation's drain latch, the
+// starting copy's ready socket and a timer, and carries out the machine's
+// actions: spawn the new copy (spawn.cc), stop accepting (listeners.cc),
+// exit once drained, or re-exec in place.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+
+namespace huptime {
+
+// The process whose restart thread is running (signal handler checks it).
+std::atomic<pid_t>& restart_thread_pid();
+
+// Starts the thread in this process unless it runs. Cold path.
+void restart_thread_ensure();
+
+// Wakes the thread to look at the connection count. async-signal-safe.
+void restart_poke();
+
+// Child side of fork: the thread did not survive it.
+void restart_after_fork_child();
+
+// True once this process stopped accepting (placeholders installed).
+extern constinit std::atomic<bool> g_stopped_accepting;
+
+}  // namespace huptime

@@ -1,0 +1,45 @@
+// Process-wide state of the library. Everything here is constinit or set
+// once during init (init.cc) and read-only afterwards, except the atomics.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "fd_table.h"
+#include "listener_table.h"
+
+namespace huptime {
+
+struct Runtime {
+  // Set once by init, before `ready` is published.
+  bool active = false;          // started by the launcher: restarts possible
+  LaunchConfig* config = nullptr;
+  const char* preload_lib = nullptr;    // absolute path of this library
+  std::vector<std::string>* base_env = nullptr;  // environment at start
+  // "HUPTIME_MODE=..." etc., prebuilt so exec hooks need not allocate.
+  const char** launch_vars = nullptr;
+  size_t n_launch_vars = 0;
+
+  std::atomic<bool> ready{false};       // init finished
+  std::atomic<pid_t> pid{0};            // this process (updated after fork)
+  std::atomic<uint32_t> generation{1};
+  // Listeners the program made or claimed in this process: once there is
+  // one, programs it runs are helpers, not the service (exec_hook.cc).
+  std::atomic<bool> has_program_listeners{false};
+};
+
+extern constinit Runtime g_rt;
+extern constinit FdTable g_fds;
+extern constinit ListenerTable g_listeners;
+// Connections (fds of kind kConn) open in this process, and accepts under
+// way: a draining process exits only when both are zero.
+extern constinit std::atomic<long> g_conns;
+extern constinit std::atomic<long> g_accepts_in_flight;
+// Inherited listeners still waiting for a bind() in this process.
+extern constinit std::atomic<int> g_offered_count;
+
+}  // namespace huptime

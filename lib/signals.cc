@@ -1,0 +1,157 @@
+#include "signals.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "our_fds.h"
+#include "raw_syscall.h"
+#include "real.h"
+#include "restart.h"
+#include "runtime.h"
+
+namespace huptime {
+
+constinit std::atomic<bool> g_restart_requested{false};
+
+namespace {
+
+constexpr int kMaxSignal = 64;
+
+// The program's idea of the restart signal's disposition.
+constinit struct sigaction g_program_action = {};
+constinit std::atomic<bool> g_program_action_known{false};
+// The image in which our handler is installed (exec replaces handlers).
+constinit std::atomic<bool> g_installed{false};
+constinit struct sigaction g_saved[kMaxSignal + 1] = {};
+
+bool default_is_ignore(int sig) {
+  return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
+}
+
+bool settable(int sig) {
+  return sig != SIGKILL && sig != SIGSTOP && (sig < 32 || sig > 33);
+}
+
+// Does for a process without listeners what the program asked for.
+// async-signal-safe.
+void apply_program_action(int sig, siginfo_t* info, void* context) {
+  const struct sigaction& act = g_program_action;
+  if (act.sa_flags & SA_SIGINFO) {
+    if (act.sa_sigaction) act.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (act.sa_handler == SIG_IGN) return;
+  if (act.sa_handler == SIG_DFL) {
+    if (default_is_ignore(sig)) return;
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    real::sigaction(sig, &dfl, nullptr);
+    raw_syscall6(SYS_tgkill, raw_syscall6(SYS_getpid),
+                 raw_syscall6(SYS_gettid), sig);
+    return;
+  }
+  act.sa_handler(sig);
+}
+
+// async-signal-safe: one write, errno preserved.
+void on_restart_signal(int sig, siginfo_t* info, void* context) {
+  int saved_errno = errno;
+  pid_t self = static_cast<pid_t>(raw_syscall6(SYS_getpid));
+  int pipe_fd = our_fd(OurFd::kSelfPipeWrite);
+  if (self == restart_thread_pid().load(std::memory_order_relaxed) &&
+      pipe_fd >= 0) {
+    char byte = 'S';
+    raw_syscall6(SYS_write, pipe_fd, reinterpret_cast<long>(&byte), 1);
+  } else if (g_rt.has_program_listeners.load(std::memory_order_relaxed)) {
+    g_restart_requested.store(true, std::memory_order_relaxed);
+  } else {
+    apply_program_action(sig, info, context);
+  }
+  errno = saved_errno;
+}
+
+}  // namespace
+
+int restart_signal() { return SIGHUP; }
+
+void signals_install() {
+  bool expected = false;
+  if (!g_installed.compare_exchange_strong(expected, true)) return;
+  int sig = restart_signal();
+  struct sigaction ours = {};
+  ours.sa_sigaction = on_restart_signal;
+  ours.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+  sigemptyset(&ours.sa_mask);
+  struct sigaction previous = {};
+  real::sigaction(sig, &ours, &previous);
+  if (!g_program_action_known.exchange(true)) g_program_action = previous;
+}
+
+bool signals_sigaction(int sig, const struct sigaction* act,
+                       struct sigaction* old, int* rc) {
+  if (sig != restart_signal()) return false;
+  if (!g_installed.load()) {
+    *rc = real::sigaction(sig, act, old);
+    if (*rc == 0 && act) {
+      g_program_action = *act;
+      g_program_action_known.store(true);
+    }
+    return true;
+  }
+  if (old) *old = g_program_action;
+  if (act) g_program_action = *act;
+  *rc = 0;
+  return true;
+}
+
+bool signals_signal(int sig, sighandler_t handler, sighandler_t* rc) {
+  if (sig != restart_signal()) return false;
+  // glibc's signal(): BSD semantics, the handler stays and calls restart.
+  struct sigaction act = {}, old = {};
+  act.sa_handler = handler;
+  act.sa_flags = SA_RESTART;
+  sigemptyset(&act.sa_mask);
+  int result = 0;
+  signals_sigaction(sig, &act, &old, &result);
+  *rc = result == 0 ? old.sa_handler : SIG_ERR;
+  return true;
+}
+
+bool all_handlers_restart() {
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (!settable(sig)) continue;
+    struct sigaction act = {};
+    if (sig == restart_signal() && g_installed.load())
+      act = g_program_action;
+    else if (real::sigaction(sig, nullptr, &act) != 0)
+      continue;
+    bool caught = (act.sa_flags & SA_SIGINFO) ||
+                  (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN);
+    if (caught && !(act.sa_flags & SA_RESTART)) return false;
+  }
+  return true;
+}
+
+void signals_reset_for_exec(uint64_t ignored_mask) {
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (!settable(sig)) continue;
+    struct sigaction act = {};
+    act.sa_handler = (ignored_mask >> (sig - 1)) & 1 ? SIG_IGN : SIG_DFL;
+    real::sigaction(sig, &act, nullptr);
+  }
+}
+
+void signals_save_all() {
+  for (int sig = 1; sig <= kMaxSignal; ++sig)
+    if (settable(sig)) real::sigaction(sig, nullptr, &g_saved[sig]);
+}
+
+void signals_restore_all() {
+  for (int sig = 1; sig <= kMaxSignal; ++sig)
+    if (settable(sig)) real::sigaction(sig, &g_saved[sig], nullptr);
+}
+
+}  // namespace huptime

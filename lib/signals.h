@@ -1,0 +1,49 @@
+// The restart signal (SIGHUP) and what the program believes about it.
+//
+// While a process has listeners, huptime owns the restart signal: its
+// handler only writes one byte to the restart thread's self-pipe. The
+// program may still install its own handler (nginx does, after bind());
+// the sigaction/signal hooks record it and report it back, but the real
+// disposition stays ours. A process of the service without listeners (a
+// helper it forked) gets the program's disposition applied as if huptime
+// were not there.
+#pragma once
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace huptime {
+
+int restart_signal();
+
+// Installs our handler unless it is installed in this process image.
+// Cold path: the first listener.
+void signals_install();
+
+// Hook logic. Returns true when it handled the call (result in *rc);
+// false means: not the restart signal, call the real function.
+bool signals_sigaction(int sig, const struct sigaction* act,
+                       struct sigaction* old, int* rc);
+bool signals_signal(int sig, sighandler_t handler, sighandler_t* rc);
+
+// Set by the handler when no restart thread runs in this process yet (a
+// fork child); the thread, once started, acts on it.
+extern constinit std::atomic<bool> g_restart_requested;
+
+// Blocking hooks that emulate a syscall the kernel would have restarted
+// (accept on a listener the program thinks blocking) ask this after EINTR:
+// true when every handler the program installed has SA_RESTART.
+bool all_handlers_restart();
+
+// Before exec of a new generation: dispositions as at first start (ignored
+// set from the launcher, everything else default). async-signal-safe.
+void signals_reset_for_exec(uint64_t ignored_mask);
+
+// Exec in place: save the program's dispositions, and put them back if
+// the exec failed.
+void signals_save_all();
+void signals_restore_all();
+
+}  // namespace huptime
