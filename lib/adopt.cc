@@ -85,7 +85,7 @@ void listeners_adopt(const Handoff& h) {
       l.id = id;
       l.offered = !own;
       l.listening = own;
-      l.program_nonblock = own && fl >= 0 && (fl & O_NONBLOCK);
+      g_listeners.set_nonblock(slot, own && fl >= 0 && (fl & O_NONBLOCK));
       if (is_unix_path(id)) {
         struct stat st;
         auto& un = reinterpret_cast<const sockaddr_un&>(id.addr);

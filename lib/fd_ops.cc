@@ -23,10 +23,6 @@ bool is_listener_kind(uint32_t word) {
   return kind == FdKind::kListener || kind == FdKind::kRetired;
 }
 
-Listener& record_unlocked(uint32_t word) {
-  return g_listeners.at_unlocked(entry_slot(word));
-}
-
 int real_close_range(unsigned first, unsigned last, int flags) {
   if (real::close_range) return real::close_range(first, last, flags);
   errno = ENOSYS;
@@ -126,16 +122,12 @@ int fd_fcntl(int fd, int cmd, void* arg) {
     case F_GETFL: {
       int rc = real::fcntl(fd, F_GETFL);
       if (rc < 0) return rc;
-      ListenerLock lock(g_listeners);
-      bool nonblock = record_unlocked(word).program_nonblock;
+      bool nonblock = g_listeners.nonblock(entry_slot(word));
       return (rc & ~O_NONBLOCK) | (nonblock ? O_NONBLOCK : 0);
     }
     case F_SETFL: {
       int rc = real::fcntl(fd, F_SETFL, static_cast<int>(value) | O_NONBLOCK);
-      if (rc == 0) {
-        ListenerLock lock(g_listeners);
-        record_unlocked(word).program_nonblock = value & O_NONBLOCK;
-      }
+      if (rc == 0) g_listeners.set_nonblock(entry_slot(word), value & O_NONBLOCK);
       return rc;
     }
     default:
@@ -151,10 +143,8 @@ int fd_ioctl(int fd, unsigned long request, void* arg) {
   if (request == FIONBIO) {
     int on = 1;
     int rc = real::ioctl(fd, FIONBIO, &on);
-    if (rc == 0 && arg) {
-      ListenerLock lock(g_listeners);
-      record_unlocked(word).program_nonblock = *static_cast<int*>(arg) != 0;
-    }
+    if (rc == 0 && arg)
+      g_listeners.set_nonblock(entry_slot(word), *static_cast<int*>(arg) != 0);
     return rc;
   }
   int rc = real::ioctl(fd, FIOCLEX, nullptr);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "socket_id.h"
@@ -30,7 +31,6 @@ struct Listener {
   bool offered = false;    // inherited, waiting for the program's bind()
   bool claimed = false;    // inherited and handed to the program's bind()
   bool listening = false;  // the program called listen() (or inherited one)
-  bool program_nonblock = false;
   ino_t inode = 0;         // of the socket: identifies the open file
   SocketId id;
   dev_t path_dev = 0;      // the UNIX socket's file on disk, if any
@@ -53,6 +53,17 @@ class ListenerTable {
   Listener& at_unlocked(uint32_t slot) { return records_[slot - 1]; }
   void add_ref_unlocked(uint32_t slot);
   void drop_ref_unlocked(uint32_t slot);  // frees the record at zero
+
+  // The program's view of O_NONBLOCK on the listener's open file. Kept
+  // apart from the records so that accept() reads it without the lock.
+  bool nonblock(uint32_t slot) const {
+    return slot && slot <= kMaxListeners &&
+           nonblock_[slot - 1].load(std::memory_order_relaxed);
+  }
+  void set_nonblock(uint32_t slot, bool on) {
+    if (slot && slot <= kMaxListeners)
+      nonblock_[slot - 1].store(on, std::memory_order_relaxed);
+  }
 
   // A record's socket inode, read without the lock: it is written before
   // the slot is published in the fd table and never changes. For the exec
@@ -81,6 +92,7 @@ class ListenerTable {
  private:
   pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
   Listener records_[kMaxListeners];
+  std::atomic<bool> nonblock_[kMaxListeners] = {};
 };
 
 class ListenerLock {

@@ -72,11 +72,6 @@ int block_like_accept(int fd, bool* retry) {
   return 0;
 }
 
-bool program_nonblock(uint32_t word) {
-  ListenerLock lock(g_listeners);
-  return g_listeners.at_unlocked(entry_slot(word)).program_nonblock;
-}
-
 }  // namespace
 
 bool listeners_bind(int fd, const sockaddr* addr, socklen_t len, int* rc) {
@@ -93,7 +88,7 @@ bool listeners_bind(int fd, const sockaddr* addr, socklen_t len, int* rc) {
     if (real::dup3(offered, fd, O_CLOEXEC) < 0) return false;
     Listener& l = g_listeners.at_unlocked(slot);
     l.claimed = true;
-    l.program_nonblock = view_fl >= 0 && (view_fl & O_NONBLOCK);
+    g_listeners.set_nonblock(slot, view_fl >= 0 && (view_fl & O_NONBLOCK));
     g_fds.exchange(fd, make_entry(FdKind::kListener, slot,
                                   view_fd >= 0 && (view_fd & FD_CLOEXEC)));
     g_fds.exchange(offered, 0);
@@ -135,7 +130,7 @@ int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
     return accept4 ? real::accept4(fd, addr, len, flags)
                    : real::accept(fd, addr, len);
   restart_thread_ensure();
-  bool nonblock = program_nonblock(word);
+  bool nonblock = g_listeners.nonblock(entry_slot(word));
   while (true) {
     if (entry_kind(g_fds.get(fd)) == FdKind::kListener) {
       gen_note_wait();

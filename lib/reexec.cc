@@ -53,6 +53,11 @@ int reexec_in_place() {
   signals_reset_for_exec(g_rt.config->sigign);
   // Nothing of this image but stdio and the hand-off survives the exec.
   raw_syscall6(SYS_close_range, 3, ~0L, CLOSE_RANGE_CLOEXEC);
+  int stdio_flags[3];
+  for (int fd = 0; fd < 3; ++fd) {
+    stdio_flags[fd] = real::fcntl(fd, F_GETFD);
+    if (stdio_flags[fd] > 0) real::fcntl(fd, F_SETFD, 0);
+  }
   for (int i = 0; i < handoff.n_listen; ++i)
     real::fcntl(handoff.listen[i].fd, F_SETFD, 0);
   sigset_t mask = mask_to_sigset(g_rt.config->sigmask), old;
@@ -63,6 +68,8 @@ int reexec_in_place() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   for (int i = 0; i < handoff.n_listen; ++i)
     real::fcntl(handoff.listen[i].fd, F_SETFD, FD_CLOEXEC);
+  for (int fd = 0; fd < 3; ++fd)
+    if (stdio_flags[fd] > 0) real::fcntl(fd, F_SETFD, stdio_flags[fd]);
   signals_restore_all();
   if (cwd >= 0) {
     if (fchdir(cwd) != 0) HUPTIME_LOG(kWarn, "cannot return to the old "

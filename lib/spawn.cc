@@ -48,6 +48,9 @@ int child_main(void* arg) {
     a->error = ENOSYS;
     return 127;
   }
+  // stdio always passes to the next generation, even when the program
+  // marked it close-on-exec (node does).
+  for (int fd = 0; fd < 3; ++fd) raw_syscall6(SYS_fcntl, fd, F_SETFD, 0);
   for (int i = 0; i < a->n_keep; ++i)
     raw_syscall6(SYS_fcntl, a->keep_fds[i], F_SETFD, 0);
   signals_reset_for_exec(a->ignored);

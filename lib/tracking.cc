@@ -120,7 +120,7 @@ void register_listener(int fd) {
       Listener& l = g_listeners.at_unlocked(slot);
       l.inode = st.st_ino;
       l.id = id;
-      l.program_nonblock = fl >= 0 && (fl & O_NONBLOCK);
+      g_listeners.set_nonblock(slot, fl >= 0 && (fl & O_NONBLOCK));
       if (is_unix_path(id)) {
         struct stat path_st;
         auto& un = reinterpret_cast<const sockaddr_un&>(id.addr);
