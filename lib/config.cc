@@ -14,6 +14,12 @@ const char* mode_name(Mode mode) {
   return mode == Mode::kExec ? "exec" : "fork";
 }
 
+const char* log_level_name(LogLevel level) {
+  static const char* const kNames[] = {"error", "warn", "info", "debug",
+                                       "trace"};
+  return kNames[static_cast<int>(level)];
+}
+
 std::optional<LogLevel> parse_log_level(std::string_view text) {
   if (text == "error") return LogLevel::kError;
   if (text == "warn") return LogLevel::kWarn;
@@ -65,11 +71,8 @@ std::vector<std::string> encode_launch_env(const LaunchConfig& config) {
   env.push_back(std::string(kEnvSigIgn) + "=" + mask_to_hex(config.sigign));
   if (!config.unlink.empty())
     env.push_back(std::string(kEnvUnlink) + "=" + encode_list(config.unlink));
-  static const char* const kLevels[] = {"error", "warn", "info", "debug",
-                                        "trace"};
-  if (config.log_level != LogLevel::kInfo)
-    env.push_back(std::string(kEnvLog) + "=" +
-                  kLevels[static_cast<int>(config.log_level)]);
+  // Always written, so a stale HUPTIME_LOG can never override the level.
+  env.push_back(std::string(kEnvLog) + "=" + log_level_name(config.log_level));
   return env;
 }
 

@@ -45,6 +45,7 @@ enum class LogLevel { kError = 0, kWarn, kInfo, kDebug, kTrace };
 
 std::optional<Mode> parse_mode(std::string_view text);
 const char* mode_name(Mode mode);
+const char* log_level_name(LogLevel level);
 std::optional<LogLevel> parse_log_level(std::string_view text);
 
 // Signal sets as 64-bit masks, bit (n-1) for signal n (1..64).

@@ -23,6 +23,7 @@ std::optional<std::vector<std::string>> decode_list(std::string_view text,
     size_t colon = text.find(':');
     if (colon == std::string_view::npos || colon == 0 || colon > 9)
       return std::nullopt;
+    if (text[0] == '0' && colon > 1) return std::nullopt;  // no leading zeros
     size_t len = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + colon, len);
     if (ec != std::errc() || end != text.data() + colon) return std::nullopt;

@@ -80,7 +80,8 @@ int exec_hook(ExecKind kind, const char* file, char* const argv[],
               char* const envp[]) {
   if (!g_rt.active) return call_real(kind, file, argv, envp);
   pid_t self = static_cast<pid_t>(raw_syscall6(SYS_getpid));
-  bool in_place = self == g_rt.pid.load();
+  // Not g_rt.pid: the fork hook updates that one in children.
+  bool in_place = self == g_rt.image_pid;
   bool keep = in_place || !g_rt.has_program_listeners.load();
 
   Handoff* h = static_cast<Handoff*>(alloca(sizeof(Handoff)));

@@ -88,7 +88,8 @@ bool strip_preload(const char* value, const char* lib, char* out, size_t cap) {
                 (base_len == strlen(lib_base) &&
                  memcmp(entry_base, lib_base, base_len) == 0);
     if (len > 0 && !ours) {
-      if (used + len + 2 > cap) return false;
+      size_t sep = used ? 1 : 0;
+      if (used + sep + len + 1 > cap) return false;
       if (used) out[used++] = ':';
       memcpy(out + used, p, len);
       used += len;
@@ -104,6 +105,7 @@ bool compose_env(char* const* envp, const EnvAdditions& add, const char** out,
                  size_t cap, char* preload_buf, size_t preload_cap) {
   static const char kPreload[] = "LD_PRELOAD=";
   constexpr size_t kPreloadLen = sizeof kPreload - 1;
+  if (cap == 0) return false;
   size_t n = 0;
   const char* old_preload = "";
   for (char* const* e = envp; e && *e; ++e) {
@@ -118,20 +120,26 @@ bool compose_env(char* const* envp, const EnvAdditions& add, const char** out,
   if (preload_cap <= kPreloadLen) return false;
   memcpy(preload_buf, kPreload, kPreloadLen);
   char* value = preload_buf + kPreloadLen;
-  size_t room = preload_cap - kPreloadLen;
+  size_t room = preload_cap - kPreloadLen;  // bytes for the value and NUL
   size_t used = 0;
   if (add.preload_lib) {
     used = strlen(add.preload_lib);
-    if (used + 1 >= room) return false;
+    if (used + 1 > room) return false;
     memcpy(value, add.preload_lib, used);
     value[used] = '\0';
   }
   const char* lib = add.preload_lib ? add.preload_lib : "libhuptime.so";
-  char* rest = value + used + (used ? 1 : 0);
-  if (!strip_preload(old_preload, lib, rest, room - used - 1)) return false;
-  if (used && *rest) value[used] = ':';
-  else if (used) value[used] = '\0';
-  else memmove(value, rest, strlen(rest) + 1);
+  // The other entries go after ours and a ':' (or at the start).
+  size_t sep = used ? 1 : 0;
+  if (used + sep < room) {
+    char* rest = value + used + sep;
+    if (!strip_preload(old_preload, lib, rest, room - used - sep))
+      return false;
+    if (used && *rest) value[used] = ':';
+  } else if (*old_preload) {
+    char probe[1];
+    if (!strip_preload(old_preload, lib, probe, sizeof probe)) return false;
+  }
   if (*value) {
     if (n + 1 >= cap) return false;
     out[n++] = preload_buf;

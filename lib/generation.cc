@@ -27,6 +27,7 @@ struct GenShared {
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 
 constinit std::atomic<GenShared*> g_shared{nullptr};
+constexpr int kBarrierMs = 2000;
 
 GenShared* map_page(int fd) {
   void* mem = mmap(nullptr, sizeof(GenShared), PROT_READ | PROT_WRITE,
@@ -165,20 +166,36 @@ void gen_note_wait_slow() {
     ListenerLock lock(g_listeners);
     if (!all_taken_over_unlocked(&count)) return;
   }
-  g_await_wait.store(false);
   uint32_t expected = 0;
-  if (!page->ready.compare_exchange_strong(expected, 1)) {
-    release_starting_resources();
-    return;
-  }
-  HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
-              page->generation.load(), count, count == 1 ? "" : "s");
   int ready = our_fd(OurFd::kReady);
-  if (ready >= 0) {
-    char byte = 'R';
-    send(ready, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    shutdown(ready, SHUT_RDWR);
+  if (page->ready.compare_exchange_strong(expected, 1)) {
+    HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
+                page->generation.load(), count, count == 1 ? "" : "s");
+    if (ready >= 0) {
+      char byte = 'R';
+      send(ready, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      shutdown(ready, SHUT_WR);
+    }
   }
+  // The hand-off barrier: accept nothing until the old generation has
+  // stopped accepting and hung up, so that once a client has seen the new
+  // version it never gets the old one again. Connections wait in the
+  // kernel's queue meanwhile (well under a millisecond). Bounded: an old
+  // generation that does not answer does not hold us up for long.
+  if (ready >= 0) {
+    pollfd p{ready, POLLRDHUP, 0};
+    int rc;
+    do {
+      rc = real::poll(&p, 1, kBarrierMs);
+    } while (rc < 0 && errno == EINTR);
+    HUPTIME_LOG(kDebug, "hand-off barrier: rc={} revents={:#x}", rc,
+                static_cast<unsigned>(p.revents));
+    if (rc == 0)
+      HUPTIME_LOG(kWarn, "the old generation did not confirm it stopped "
+                         "accepting within {} ms; accepting anyway",
+                  kBarrierMs);
+  }
+  g_await_wait.store(false);
   release_starting_resources();
 }
 

@@ -12,8 +12,9 @@
 //    been claimed by a bind() and listen()ed on, and a process of it waits
 //    for connections on one (accept, poll/select, or epoll registration).
 //    The first process to see that reports it once: the log line, and one
-//    byte on the ready socket to the old generation, followed by shutdown
-//    so that every holder of the socket sees the hang-up and lets go.
+//    byte on the ready socket to the old generation. The old generation
+//    stops accepting, then hangs up; until that hang-up (at most 2 s) no
+//    process of the new generation accepts, so versions never go back.
 #pragma once
 
 #include <sys/types.h>

@@ -124,13 +124,19 @@ bool patch_handoff_pid(char* encoded, pid_t pid) {
   static const char kPrefix[] = "v1;pid=";
   if (strncmp(encoded, kPrefix, sizeof kPrefix - 1) != 0) return false;
   char* field = encoded + sizeof kPrefix - 1;
+  // Check everything before writing anything: a failed patch changes
+  // nothing, and never reads past a short value.
+  for (int i = 0; i < kHandoffPidWidth; ++i)
+    if (field[i] < '0' || field[i] > '9') return false;
+  if (field[kHandoffPidWidth] != ';') return false;
+  if (pid <= 0 || static_cast<uint64_t>(pid) >= 10'000'000'000ull)
+    return false;
   uint64_t v = static_cast<uint64_t>(pid);
   for (int i = kHandoffPidWidth - 1; i >= 0; --i) {
-    if (field[i] < '0' || field[i] > '9') return false;
     field[i] = static_cast<char>('0' + v % 10);
     v /= 10;
   }
-  return v == 0;
+  return true;
 }
 
 bool decode_handoff(std::string_view text, Handoff* out) {
@@ -143,6 +149,7 @@ bool decode_handoff(std::string_view text, Handoff* out) {
     std::string_view field = text.substr(0, semi);
     text = semi == std::string_view::npos ? std::string_view{}
                                           : text.substr(semi + 1);
+    if (semi != std::string_view::npos && text.empty()) return false;
     size_t eq = field.find('=');
     if (eq == std::string_view::npos) return false;
     std::string_view key = field.substr(0, eq), value = field.substr(eq + 1);

@@ -122,6 +122,7 @@ void init_once() {
   t_in_init = true;
   real::resolve_all();
   g_rt.pid.store(getpid());
+  g_rt.image_pid = getpid();
   if (const char* level = getenv(kEnvLog)) {
     if (auto parsed = parse_log_level(level))
       g_log_level.store(static_cast<int>(*parsed));

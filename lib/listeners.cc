@@ -137,9 +137,13 @@ int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
       g_accepts_in_flight.fetch_add(1, std::memory_order_acq_rel);
       int rc = real::accept4(fd, addr, len, flags);
       if (rc >= 0) track_conn(rc);
-      g_accepts_in_flight.fetch_sub(1, std::memory_order_acq_rel);
-      if (rc >= 0) return rc;
       int err = errno;
+      // The restart thread waits for in-flight accepts before it exits.
+      if (g_accepts_in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+          g_stopped_accepting.load(std::memory_order_relaxed))
+        restart_poke();
+      errno = err;
+      if (rc >= 0) return rc;
       bool now_retired = entry_kind(g_fds.get(fd)) == FdKind::kRetired;
       if (!now_retired && err != EAGAIN && err != EWOULDBLOCK) return -1;
       errno = err;

@@ -210,13 +210,18 @@ void RestartThread::on_child_ready_readable() {
   char byte = 0;
   ssize_t n = recv(fd, &byte, 1, MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  close_our_fd(OurFd::kChildReady);
   if (n == 1 && byte == 'R') {
+    handle(RestartEvent::kNewReady);
+    // Logged once this process no longer accepts: from this line on, only
+    // the new version answers new connections.
     HUPTIME_LOG(kInfo, "new copy pid {} is ready; draining {} connection{}",
                 child_.pid, g_conns.load(), g_conns.load() == 1 ? "" : "s");
-    handle(RestartEvent::kNewReady);
+    // Hanging up tells the new generation we stopped accepting: its
+    // barrier (generation.cc) lets it accept from now on.
+    close_our_fd(OurFd::kChildReady);
     return;
   }
+  close_our_fd(OurFd::kChildReady);
   // Give a crashed child a moment to become reapable, for the log.
   for (int i = 0; i < 20 && !child_.reaped; ++i) {
     reap_new_copy(false);
@@ -314,8 +319,14 @@ void RestartThread::run() {
       if (g_conns.load() <= 0 && g_accepts_in_flight.load() == 0)
         handle(RestartEvent::kDrained);
     }
-    if (machine_.deadline_ms() >= 0 && now >= machine_.deadline_ms())
-      handle(machine_.deadline_event());
+    if (machine_.deadline_ms() >= 0 && now >= machine_.deadline_ms()) {
+      RestartEvent event = machine_.deadline_event();
+      if (event == RestartEvent::kStartTimeout)
+        HUPTIME_LOG(kError, "new copy pid {} failed: not ready within {} s; "
+                            "killing it; still serving",
+                    child_.pid, RestartTimeouts{}.start_ms / 1000);
+      handle(event);
+    }
   }
 }
 

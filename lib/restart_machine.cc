@@ -69,7 +69,8 @@ uint32_t RestartMachine::on(RestartEvent event, int64_t now_ms) {
         return finish_drain(action::kCloseConns);
       break;
     case RestartState::kDone:
-      if (event == RestartEvent::kExecFailed && leader_) {
+      if (event == RestartEvent::kExecFailed && leader_ &&
+          mode_ == Mode::kExec) {
         pending_ = false;
         return back_to_serving(now_ms, action::kResumeAccepting);
       }

@@ -26,6 +26,7 @@ struct Runtime {
 
   std::atomic<bool> ready{false};       // init finished
   std::atomic<pid_t> pid{0};            // this process (updated after fork)
+  pid_t image_pid = 0;                  // the process this image started in
   std::atomic<uint32_t> generation{1};
   // Listeners the program made or claimed in this process: once there is
   // one, programs it runs are helpers, not the service (exec_hook.cc).

@@ -34,6 +34,7 @@ bool make_socket_id(int family, int type, int protocol, int v6only,
   if (len < sizeof(sa_family_t) || addr->sa_family != family) return false;
   if (family == AF_INET && len < sizeof(sockaddr_in)) return false;
   if (family == AF_INET6 && len < sizeof(sockaddr_in6)) return false;
+  if (family == AF_UNIX && len > sizeof(sockaddr_un)) return false;
   if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
     return false;
   SocketId id;

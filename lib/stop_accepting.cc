@@ -86,9 +86,11 @@ void listeners_stop_accepting(bool keep_copies) {
         adopt_offered_fd(copy, slot);
       }
     }
-    swap_file(fd, l, [&] { real::dup3(placeholder, fd, O_CLOEXEC); });
+    // Retired in the books first: an accept() racing with the swap that
+    // reaches the placeholder (EINVAL) then knows why.
     g_fds.exchange(fd, make_entry(FdKind::kRetired, slot,
                                   entry_cloexec(word)));
+    swap_file(fd, l, [&] { real::dup3(placeholder, fd, O_CLOEXEC); });
     ++retired;
   });
   g_stopped_accepting.store(true);
