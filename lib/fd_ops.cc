@@ -11,6 +11,7 @@
 #include "listeners.h"
 #include "our_fds.h"
 #include "real.h"
+#include "restart.h"
 #include "runtime.h"
 #include "tracking.h"
 
@@ -34,12 +35,16 @@ int real_close_range(unsigned first, unsigned last, int flags) {
 int fd_close(int fd) {
   uint32_t word = g_fds.get(fd);
   if (word == 0) return real::close(fd);
-  if (entry_protected(word)) {
-    relocate_ours(fd);
-  } else {
+  if (!entry_protected(word)) {
     untrack(fd);
+    return real::close(fd);
   }
-  return real::close(fd);
+  relocate_ours(fd);
+  int rc = real::close(fd);
+  int saved_errno = errno;
+  gen_relock();
+  errno = saved_errno;
+  return rc;
 }
 
 int fd_close_range(unsigned first, unsigned last, int flags) {
@@ -90,6 +95,11 @@ int fd_dup3(int oldfd, int newfd, int flags, bool is_dup2) {
   else if (target != 0 && real::fcntl(oldfd, F_GETFD) >= 0)
     untrack(newfd);
   int rc = is_dup2 ? real::dup2(oldfd, newfd) : real::dup3(oldfd, newfd, flags);
+  if (entry_protected(target)) {
+    int saved_errno = errno;
+    gen_relock();
+    errno = saved_errno;
+  }
   if (rc >= 0 && g_fds.get(oldfd) != 0)
     track_dup(oldfd, newfd, !is_dup2 && (flags & O_CLOEXEC));
   return rc;
@@ -170,8 +180,10 @@ int listeners_epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
         g_fds.exchange(epfd, make_entry(FdKind::kEpoll, 0, false));
     }
   }
-  if (op == EPOLL_CTL_ADD && entry_kind(word) == FdKind::kListener)
+  if (op == EPOLL_CTL_ADD && entry_kind(word) == FdKind::kListener) {
+    restart_thread_ensure();
     gen_note_wait();
+  }
   errno = saved_errno;
   return rc;
 }

@@ -1,5 +1,7 @@
 #include "generation.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -206,6 +208,47 @@ bool gen_is_ready() {
   return page && page->ready.load();
 }
 
-void gen_after_fork_child() {}
+namespace {
+
+constinit std::atomic<bool> g_accept_lock_held{false};
+
+int lock_page(short type, int cmd) {
+  int fd = our_fd(OurFd::kGenState);
+  if (fd < 0) return -1;
+  struct flock lock = {};
+  lock.l_type = type;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = 0;
+  lock.l_len = 1;
+  int rc = real::fcntl(fd, cmd, &lock);
+  if (rc == 0 && cmd == F_GETLK) return lock.l_type == F_UNLCK ? 0 : 1;
+  return rc;
+}
+
+}  // namespace
+
+void gen_mark_accepting() {
+  if (g_accept_lock_held.exchange(true)) return;
+  if (lock_page(F_RDLCK, F_SETLK) != 0) g_accept_lock_held.store(false);
+}
+
+void gen_mark_stopped() {
+  if (g_accept_lock_held.exchange(false)) lock_page(F_UNLCK, F_SETLK);
+}
+
+bool gen_wait_others_stopped(int timeout_ms) {
+  for (int waited = 0; waited <= timeout_ms; ++waited) {
+    int others = lock_page(F_WRLCK, F_GETLK);
+    if (others <= 0) return true;
+    real::poll(nullptr, 0, 1);
+  }
+  return false;
+}
+
+void gen_relock() {
+  if (g_accept_lock_held.load()) lock_page(F_RDLCK, F_SETLK);
+}
+
+void gen_after_fork_child() { g_accept_lock_held.store(false); }
 
 }  // namespace huptime

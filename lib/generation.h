@@ -60,8 +60,21 @@ void gen_after_ready();
 // True once this generation reported ready (shared by its processes).
 bool gen_is_ready();
 
-// After fork in the child: nothing to do for shared state (inherited), but
-// per-process flags are reset by the caller through this.
+// Which processes of the generation still accept: each holds a POSIX read
+// lock on the shared page while it accepts. Such locks belong to one
+// process (a fork child does not inherit them) and vanish when it dies, so
+// a crashed worker never holds the others up.
+void gen_mark_accepting();
+void gen_mark_stopped();
+// Waits until no other process of the generation accepts, at most
+// timeout_ms. Returns false on timeout.
+bool gen_wait_others_stopped(int timeout_ms);
+
+// Closing any fd of a file drops the process's POSIX locks on it: after the
+// program closed the number our page was at (we moved it), take it again.
+void gen_relock();
+
+// After fork in the child: the lock was not inherited.
 void gen_after_fork_child();
 
 }  // namespace huptime

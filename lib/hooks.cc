@@ -22,6 +22,7 @@
 #include <cerrno>
 
 #include "exec_hook.h"
+#include "generation.h"
 #include "export.h"
 #include "init.h"
 #include "listeners.h"
@@ -199,6 +200,7 @@ HUPTIME_EXPORT pid_t fork(void) {
     g_listeners.reinit_after_fork();
     g_rt.pid.store(static_cast<pid_t>(raw_syscall6(SYS_getpid)));
     restart_after_fork_child();
+    gen_after_fork_child();
   } else {
     g_listeners.unlock();
   }

@@ -212,8 +212,13 @@ void RestartThread::on_child_ready_readable() {
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n == 1 && byte == 'R') {
     handle(RestartEvent::kNewReady);
-    // Logged once this process no longer accepts: from this line on, only
-    // the new version answers new connections.
+    // And neither do the workers it forked: they stop when they see the
+    // drain latch, within a few milliseconds.
+    if (!gen_wait_others_stopped(1000))
+      HUPTIME_LOG(kWarn, "some processes of this generation still accept "
+                         "after 1 s; handing over anyway");
+    // Logged once this generation no longer accepts: from this line on,
+    // only the new version answers new connections.
     HUPTIME_LOG(kInfo, "new copy pid {} is ready; draining {} connection{}",
                 child_.pid, g_conns.load(), g_conns.load() == 1 ? "" : "s");
     // Hanging up tells the new generation we stopped accepting: its
@@ -357,6 +362,7 @@ void restart_thread_ensure() {
   pid_t self = g_rt.pid.load(std::memory_order_relaxed);
   if (g_thread_pid.load(std::memory_order_acquire) == self || !g_rt.active)
     return;
+  if (!g_stopped_accepting.load()) gen_mark_accepting();
   pthread_mutex_lock(&g_start_lock);
   if (g_thread_pid.load() != self && make_self_pipe()) {
     // Every signal blocked in the thread but the restart signal, so it

@@ -94,6 +94,7 @@ void listeners_stop_accepting(bool keep_copies) {
     ++retired;
   });
   g_stopped_accepting.store(true);
+  gen_mark_stopped();
   HUPTIME_LOG(kDebug, "stopped accepting on {} listener fd{}", retired,
               retired == 1 ? "" : "s");
 }
@@ -117,6 +118,7 @@ void listeners_resume_accepting() {
     real::close(fd);
   });
   g_stopped_accepting.store(false);
+  gen_mark_accepting();
   HUPTIME_LOG(kInfo, "accepting again");
 }
 
