@@ -1,0 +1,140 @@
+// huptime: start COMMAND under libhuptime.so.
+//
+// Top-down: parse the options, find COMMAND and the library, record the
+// process state the library must reproduce in later generations, build the
+// environment, exec. The launcher leaves no process of its own behind and
+// changes nothing it passes on: signal mask, dispositions and fds reach
+// COMMAND exactly as the launcher received them.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "build_info.h"
+#include "config.h"
+#include "diag.h"
+#include "help.h"
+#include "launch_env.h"
+#include "library_path.h"
+#include "options.h"
+#include "process_state.h"
+#include "resolve.h"
+#include "static_elf.h"
+
+extern char** environ;
+
+namespace huptime {
+namespace {
+
+// The installed launcher finds the library through this path, relative to
+// its own directory (see library_path.h).
+std::string relative_libdir() {
+  return installed_relative_libdir(HUPTIME_PREFIX, HUPTIME_BINDIR,
+                                   HUPTIME_LIBDIR);
+}
+
+// --help and --version work even where the working directory is unknown.
+Options parse_or_exit(int argc, char** argv,
+                      const std::optional<std::string>& cwd, int cwd_errno) {
+  if (argc < 1) usage_error("missing COMMAND");
+  std::span<const char* const> args(argv + 1, static_cast<size_t>(argc - 1));
+  ParseResult parsed = parse_options(args, cwd.value_or(""));
+  if (!parsed.error.empty()) usage_error(parsed.error);
+  if (parsed.options.action == Action::kHelp) print_and_exit(help_text());
+  if (parsed.options.action == Action::kVersion) print_and_exit(version_text());
+  if (!cwd)
+    fatal(kExitFailure,
+          fmt::format("cannot determine the working directory: {}",
+                      std::strerror(cwd_errno)));
+  return std::move(parsed.options);
+}
+
+// COMMAND's path, or exit 126/127 with the reason.
+std::string resolve_or_exit(const std::string& command) {
+  const char* search_path = std::getenv("PATH");
+  Resolution resolution =
+      resolve_command(command, search_path ? search_path : kDefaultSearchPath);
+  if (resolution.error != 0)
+    fatal(exit_status_for_errno(resolution.error),
+          resolution_message(command, resolution));
+  return resolution.path;
+}
+
+std::string library_or_exit(const std::string& cwd) {
+  LibraryLookup lookup =
+      find_library(std::getenv(kEnvLibrary), cwd, self_exe_path(),
+                   relative_libdir(), library_file_exists);
+  if (lookup.path.empty()) fatal(kExitFailure, lookup.error);
+  return lookup.path;
+}
+
+std::vector<std::string> current_environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry && *entry; ++entry)
+    env.emplace_back(*entry);
+  return env;
+}
+
+std::vector<char*> pointers_to(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  for (std::string& s : strings) pointers.push_back(s.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+// Replaces the process with COMMAND; returns only to report the failure.
+[[noreturn]] void exec_or_exit(const std::string& path,
+                               std::vector<std::string> argv,
+                               std::vector<std::string> env) {
+  std::vector<char*> argv_ptrs = pointers_to(argv);
+  std::vector<char*> env_ptrs = pointers_to(env);
+  execve(path.c_str(), argv_ptrs.data(), env_ptrs.data());
+  int error = errno;
+  // The file was there a moment ago, so ENOENT now means a missing script
+  // interpreter or ELF loader, not a missing COMMAND.
+  fatal(
+      exit_status_for_errno(error),
+      fmt::format("{}: cannot execute: {}{}", path, std::strerror(error),
+                  error == ENOENT ? " (missing interpreter or loader?)" : ""));
+}
+
+int run(int argc, char** argv) {
+  const std::optional<std::string> logical = logical_cwd(std::getenv("PWD"));
+  Options options = parse_or_exit(argc, argv, logical, errno);
+  const std::string& cwd = *logical;
+  std::string level_error;
+  std::optional<LogLevel> level = effective_log_level(
+      options.log_level, std::getenv(kEnvLog), &level_error);
+  if (!level) usage_error(level_error);
+
+  const std::string& command = options.command.front();
+  const std::string path = resolve_or_exit(command);
+  const std::string library = library_or_exit(cwd);
+  if (*level >= LogLevel::kWarn && file_is_static_elf(path))
+    warn(fmt::format(
+        "{} is statically linked; huptime cannot see its sockets, so restarts "
+        "will not keep its listeners (see README: limitations)",
+        command));
+
+  LaunchConfig config{.mode = options.mode,
+                      .argv = options.command,
+                      .cwd = cwd,
+                      .sigmask = blocked_signal_mask(),
+                      .sigign = ignored_signal_mask(),
+                      .unlink = options.unlink,
+                      .log_level = *level};
+  exec_or_exit(
+      path, options.command,
+      build_launch_environment(current_environment(), library, config));
+}
+
+}  // namespace
+}  // namespace huptime
+
+int main(int argc, char** argv) { return huptime::run(argc, argv); }
