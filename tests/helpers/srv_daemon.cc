@@ -27,12 +27,14 @@ void fork_and_leave_parent() {
   if (pid > 0) _exit(0);
 }
 
+// Closes 0..2 (not 2 with --keep-stderr) and reopens them on /dev/null:
+// open(2) and dup(2) return the lowest free numbers.
 void redirect_std_fds(bool keep_stderr) {
-  int null_fd = open("/dev/null", O_RDWR);
-  if (null_fd < 0) fatal_errno("open /dev/null");
-  for (int fd = 0; fd <= (keep_stderr ? 1 : 2); ++fd)
-    if (dup2(null_fd, fd) < 0) fatal_errno("dup2");
-  if (null_fd > 2) close(null_fd);
+  int last = keep_stderr ? 1 : 2;
+  for (int fd = 0; fd <= last; ++fd) close(fd);
+  if (open("/dev/null", O_RDWR) != 0) fatal_errno("open /dev/null as fd 0");
+  for (int fd = 1; fd <= last; ++fd)
+    if (dup(0) != fd) fatal_errno("dup /dev/null");
 }
 
 // Closes every fd >= 3, listed from /proc/self/fd before closing any.

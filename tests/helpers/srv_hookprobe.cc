@@ -7,6 +7,9 @@
 //
 //   srv_hookprobe          run the probes
 //   srv_hookprobe --list   print the probed function names, one per line
+// Meson builds with _FILE_OFFSET_BITS=64, which renames fcntl to fcntl64;
+// most programs on 64-bit Debian call plain fcntl. Probe both by name.
+#undef _FILE_OFFSET_BITS
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -86,7 +89,7 @@ void probe_dups(int fd) {
   check(dup3(fd, copy, O_CLOEXEC) == copy, "dup3");
   int low = fcntl(fd, F_DUPFD, 100);
   check(low >= 100, "fcntl(F_DUPFD)");
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, low + 1);
+  int high = fcntl64(fd, F_DUPFD_CLOEXEC, low + 1);
   check(high == low + 1, "fcntl(F_DUPFD_CLOEXEC)");
   check(close_range(static_cast<unsigned>(low), static_cast<unsigned>(high),
                     0) == 0 &&
@@ -175,7 +178,7 @@ void probe_fork_and_execs() {
 
 constexpr const char* kProbed[] = {
     "bind",        "listen",     "accept",    "accept4",      "close",
-    "close_range", "dup",        "dup2",      "dup3",         "fcntl",
+    "close_range", "dup",        "dup2",      "dup3",         "fcntl", "fcntl64",
     "fork",        "execve",     "execv",     "execvp",       "execl",
     "execlp",      "execle",     "execvpe",   "epoll_create", "epoll_create1",
     "epoll_ctl",   "epoll_wait", "poll",      "ppoll",        "select",
