@@ -53,8 +53,8 @@ double bench_accept_close(long n) {
   // Abstract name unique to this process: nothing touches the file system.
   int len = snprintf(addr.sun_path + 1, sizeof addr.sun_path - 1,
                      "huptime-bench-%d", getpid());
-  socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
-                                          1 + len);
+  socklen_t alen =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
   if (bind(listener, reinterpret_cast<sockaddr*>(&addr), alen) != 0 ||
       listen(listener, 128) != 0) {
     perror("bench: listen");
@@ -93,9 +93,8 @@ void run_and_print(const char* label) {
 
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "--child") == 0) {
-    run_and_print(getenv("LD_PRELOAD") || getenv("BENCH_PRELOADED")
-                      ? "preload"
-                      : "plain");
+    run_and_print(getenv("LD_PRELOAD") || getenv("BENCH_PRELOADED") ? "preload"
+                                                                    : "plain");
     return 0;
   }
   if (argc != 2) {

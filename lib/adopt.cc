@@ -2,9 +2,9 @@
 // them over (checked) when the library starts in that copy.
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "generation.h"
 #include "listeners.h"
@@ -35,8 +35,10 @@ bool check_listener(int fd, uint64_t inode, SocketId* id) {
   if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_ino != inode ||
       getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 ||
       !accepting) {
-    HUPTIME_LOG(kWarn, "inherited fd {} is not the listening socket the "
-                       "hand-off names; ignoring it", fd);
+    HUPTIME_LOG(kWarn,
+                "inherited fd {} is not the listening socket the "
+                "hand-off names; ignoring it",
+                fd);
     return false;
   }
   sockaddr_storage addr{};

@@ -8,13 +8,14 @@
 //
 //   LD_PRELOAD        /abs/path/libhuptime.so[:entries the user had]
 //   HUPTIME_MODE      "fork" | "exec"
-//   HUPTIME_ARGV      encode_list(argv as the user typed it, argv[0] unresolved)
-//   HUPTIME_CWD       the logical working directory at launch ($PWD when it
+//   HUPTIME_ARGV      encode_list(argv as the user typed it, argv[0]
+//   unresolved) HUPTIME_CWD       the logical working directory at launch ($PWD
+//   when it
 //                     names the same directory as getcwd(), else getcwd())
-//   HUPTIME_SIGMASK   blocked signals at launch, hex bit mask (bit n-1 = signal n)
-//   HUPTIME_SIGIGN    ignored signals at launch, same encoding
-//   HUPTIME_UNLINK    encode_list(absolute paths) removed before a new copy starts
-//   HUPTIME_LOG       error | warn | info | debug | trace (default info)
+//   HUPTIME_SIGMASK   blocked signals at launch, hex bit mask (bit n-1 = signal
+//   n) HUPTIME_SIGIGN    ignored signals at launch, same encoding
+//   HUPTIME_UNLINK    encode_list(absolute paths) removed before a new copy
+//   starts HUPTIME_LOG       error | warn | info | debug | trace (default info)
 //   HUPTIME_FDS       hand-off state between generations (lib/handoff.h);
 //                     never set by the launcher
 #pragma once

@@ -45,8 +45,7 @@ void collect_inherited(Handoff* h) {
     FdInode item{fd, g_listeners.inode_unlocked(entry_slot(word))};
     if (item.inode == 0) return;
     if (own && h->n_own < Handoff::kMaxFds) h->own[h->n_own++] = item;
-    if (!own && h->n_listen < Handoff::kMaxFds)
-      h->listen[h->n_listen++] = item;
+    if (!own && h->n_listen < Handoff::kMaxFds) h->listen[h->n_listen++] = item;
   });
 }
 
@@ -106,8 +105,8 @@ int exec_hook(ExecKind kind, const char* file, char* const argv[],
   add.n_vars = n_vars;
   size_t cap = count_env(envp) + n_vars + 2;
   const char** env = static_cast<const char**>(alloca(sizeof(char*) * cap));
-  size_t preload_cap = strlen(find_env(envp, "LD_PRELOAD")) +
-                       strlen(g_rt.preload_lib) + 32;
+  size_t preload_cap =
+      strlen(find_env(envp, "LD_PRELOAD")) + strlen(g_rt.preload_lib) + 32;
   char* preload = static_cast<char*>(alloca(preload_cap));
   if (!compose_env(envp, add, env, cap, preload, preload_cap)) {
     errno = E2BIG;

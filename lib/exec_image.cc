@@ -133,8 +133,7 @@ bool compose_env(char* const* envp, const EnvAdditions& add, const char** out,
   size_t sep = used ? 1 : 0;
   if (used + sep < room) {
     char* rest = value + used + sep;
-    if (!strip_preload(old_preload, lib, rest, room - used - sep))
-      return false;
+    if (!strip_preload(old_preload, lib, rest, room - used - sep)) return false;
     if (used && *rest) value[used] = ':';
   } else if (*old_preload) {
     char probe[1];

@@ -52,8 +52,7 @@ int fd_close_range(unsigned first, unsigned last, int flags) {
   if (flags & CLOSE_RANGE_CLOEXEC) {
     g_fds.for_each(
         [](int fd, uint32_t word) {
-          if (is_listener_kind(word))
-            g_fds.exchange(fd, word | kViewCloexec);
+          if (is_listener_kind(word)) g_fds.exchange(fd, word | kViewCloexec);
         },
         first, last);
     return real_close_range(first, last, flags);
@@ -63,8 +62,10 @@ int fd_close_range(unsigned first, unsigned last, int flags) {
   int n = 0;
   g_fds.for_each(
       [&](int fd, uint32_t word) {
-        if (entry_protected(word) && n < 64) protected_fds[n++] = fd;
-        else if (!entry_protected(word)) untrack(fd);
+        if (entry_protected(word) && n < 64)
+          protected_fds[n++] = fd;
+        else if (!entry_protected(word))
+          untrack(fd);
       },
       first, last);
   unsigned cur = first;
@@ -137,7 +138,8 @@ int fd_fcntl(int fd, int cmd, void* arg) {
     }
     case F_SETFL: {
       int rc = real::fcntl(fd, F_SETFL, static_cast<int>(value) | O_NONBLOCK);
-      if (rc == 0) g_listeners.set_nonblock(entry_slot(word), value & O_NONBLOCK);
+      if (rc == 0)
+        g_listeners.set_nonblock(entry_slot(word), value & O_NONBLOCK);
       return rc;
     }
     default:
@@ -159,8 +161,8 @@ int fd_ioctl(int fd, unsigned long request, void* arg) {
   }
   int rc = real::ioctl(fd, FIOCLEX, nullptr);
   if (rc == 0)
-    g_fds.exchange(fd, make_entry(entry_kind(word), entry_slot(word),
-                                  request == FIOCLEX));
+    g_fds.exchange(
+        fd, make_entry(entry_kind(word), entry_slot(word), request == FIOCLEX));
   return rc;
 }
 

@@ -66,8 +66,10 @@ void release_starting_resources() {
       ListenerLock lock(g_listeners);
       g_listeners.drop_ref_unlocked(entry_slot(word));
     }
-    HUPTIME_LOG(kInfo, "closing inherited listener fd {}: not used by the "
-                       "new version", fd);
+    HUPTIME_LOG(kInfo,
+                "closing inherited listener fd {}: not used by the "
+                "new version",
+                fd);
     real::close(fd);
   });
 }
@@ -85,8 +87,8 @@ bool gen_ensure(uint32_t generation) {
     close_our_fd(OurFd::kGenState);
     return false;
   }
-  int latch = adopt_our_fd(OurFd::kDrainLatch,
-                           eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  int latch =
+      adopt_our_fd(OurFd::kDrainLatch, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   GenShared* page = map_page(memfd);
   if (latch < 0 || !page) {
     HUPTIME_LOG(kWarn, "cannot create generation state: {}", strerror(errno));
@@ -193,8 +195,9 @@ void gen_note_wait_slow() {
     HUPTIME_LOG(kDebug, "hand-off barrier: rc={} revents={:#x}", rc,
                 static_cast<unsigned>(p.revents));
     if (rc == 0)
-      HUPTIME_LOG(kWarn, "the old generation did not confirm it stopped "
-                         "accepting within {} ms; accepting anyway",
+      HUPTIME_LOG(kWarn,
+                  "the old generation did not confirm it stopped "
+                  "accepting within {} ms; accepting anyway",
                   kBarrierMs);
   }
   g_await_wait.store(false);

@@ -73,8 +73,7 @@ bool parse_fd_list(std::string_view s, FdInode* items, int* n) {
                                         : s.substr(comma + 1);
     if (comma != std::string_view::npos && s.empty()) return false;
     size_t colon = item.find(':');
-    if (colon == std::string_view::npos || *n >= Handoff::kMaxFds)
-      return false;
+    if (colon == std::string_view::npos || *n >= Handoff::kMaxFds) return false;
     FdInode fi;
     if (!parse_fd(item.substr(0, colon), &fi.fd) ||
         !parse_number(item.substr(colon + 1), &fi.inode) || fi.inode == 0)
@@ -129,8 +128,7 @@ bool patch_handoff_pid(char* encoded, pid_t pid) {
   for (int i = 0; i < kHandoffPidWidth; ++i)
     if (field[i] < '0' || field[i] > '9') return false;
   if (field[kHandoffPidWidth] != ';') return false;
-  if (pid <= 0 || static_cast<uint64_t>(pid) >= 10'000'000'000ull)
-    return false;
+  if (pid <= 0 || static_cast<uint64_t>(pid) >= 10'000'000'000ull) return false;
   uint64_t v = static_cast<uint64_t>(pid);
   for (int i = kHandoffPidWidth - 1; i >= 0; --i) {
     field[i] = static_cast<char>('0' + v % 10);

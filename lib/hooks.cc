@@ -22,8 +22,8 @@
 #include <cerrno>
 
 #include "exec_hook.h"
-#include "generation.h"
 #include "export.h"
+#include "generation.h"
 #include "init.h"
 #include "listeners.h"
 #include "log.h"
@@ -43,36 +43,36 @@ inline bool managed() { return g_rt.active; }
 
 // HUPTIME_LOG=trace shows every hook call: how a test proves each hook is
 // reached in a real program.
-#define HUPTIME_TRACE(name)                          \
-  do {                                               \
-    if (log_enabled(LogLevel::kTrace)) {             \
-      int saved_errno_ = errno;                      \
-      HUPTIME_LOG(kTrace, "hook {}", name);          \
-      errno = saved_errno_;                          \
-    }                                                \
+#define HUPTIME_TRACE(name)                 \
+  do {                                      \
+    if (log_enabled(LogLevel::kTrace)) {    \
+      int saved_errno_ = errno;             \
+      HUPTIME_LOG(kTrace, "hook {}", name); \
+      errno = saved_errno_;                 \
+    }                                       \
   } while (0)
 
 long arg_of(va_list ap) { return va_arg(ap, long); }
 
 // execl and friends: collect the variadic argv on the stack.
-#define HUPTIME_COLLECT_ARGV(first, ap, out)                   \
-  size_t count_ = 1;                                           \
-  {                                                            \
-    va_list probe_;                                            \
-    va_copy(probe_, ap);                                       \
-    while (va_arg(probe_, char*)) ++count_;                    \
-    va_end(probe_);                                            \
-  }                                                            \
+#define HUPTIME_COLLECT_ARGV(first, ap, out)                              \
+  size_t count_ = 1;                                                      \
+  {                                                                       \
+    va_list probe_;                                                       \
+    va_copy(probe_, ap);                                                  \
+    while (va_arg(probe_, char*)) ++count_;                               \
+    va_end(probe_);                                                       \
+  }                                                                       \
   char** out = static_cast<char**>(alloca((count_ + 1) * sizeof(char*))); \
-  out[0] = const_cast<char*>(first);                           \
+  out[0] = const_cast<char*>(first);                                      \
   for (size_t i_ = 1; i_ <= count_; ++i_) out[i_] = va_arg(ap, char*);
 
 }  // namespace
 
 HUPTIME_EXPORT int bind(int fd, const struct sockaddr* addr, socklen_t len) {
   if (!ensure_init())
-    return static_cast<int>(raw_syscall_errno(
-        SYS_bind, fd, reinterpret_cast<long>(addr), len));
+    return static_cast<int>(
+        raw_syscall_errno(SYS_bind, fd, reinterpret_cast<long>(addr), len));
   HUPTIME_TRACE("bind");
   int rc;
   if (managed() && listeners_bind(fd, addr, len, &rc)) return rc;
@@ -88,9 +88,9 @@ HUPTIME_EXPORT int listen(int fd, int backlog) {
 
 HUPTIME_EXPORT int accept(int fd, struct sockaddr* addr, socklen_t* len) {
   if (!ensure_init())
-    return static_cast<int>(raw_syscall_errno(
-        SYS_accept, fd, reinterpret_cast<long>(addr),
-        reinterpret_cast<long>(len)));
+    return static_cast<int>(raw_syscall_errno(SYS_accept, fd,
+                                              reinterpret_cast<long>(addr),
+                                              reinterpret_cast<long>(len)));
   HUPTIME_TRACE("accept");
   return managed() ? listeners_accept(fd, addr, len, 0, false)
                    : real::accept(fd, addr, len);
@@ -99,9 +99,9 @@ HUPTIME_EXPORT int accept(int fd, struct sockaddr* addr, socklen_t* len) {
 HUPTIME_EXPORT int accept4(int fd, struct sockaddr* addr, socklen_t* len,
                            int flags) {
   if (!ensure_init())
-    return static_cast<int>(raw_syscall_errno(
-        SYS_accept4, fd, reinterpret_cast<long>(addr),
-        reinterpret_cast<long>(len), flags));
+    return static_cast<int>(
+        raw_syscall_errno(SYS_accept4, fd, reinterpret_cast<long>(addr),
+                          reinterpret_cast<long>(len), flags));
   HUPTIME_TRACE("accept4");
   return managed() ? listeners_accept(fd, addr, len, flags, true)
                    : real::accept4(fd, addr, len, flags);
@@ -177,8 +177,8 @@ HUPTIME_EXPORT int ioctl(int fd, unsigned long request, ...) {
   long arg = arg_of(ap);
   va_end(ap);
   if (!ensure_init())
-    return static_cast<int>(raw_syscall_errno(SYS_ioctl, fd,
-                                              static_cast<long>(request), arg));
+    return static_cast<int>(
+        raw_syscall_errno(SYS_ioctl, fd, static_cast<long>(request), arg));
   HUPTIME_TRACE("ioctl");
   void* p = reinterpret_cast<void*>(arg);
   return managed() ? fd_ioctl(fd, request, p) : real::ioctl(fd, request, p);
@@ -280,8 +280,8 @@ HUPTIME_EXPORT int execle(const char* path, const char* arg, ...) {
 HUPTIME_EXPORT int epoll_ctl(int epfd, int op, int fd,
                              struct epoll_event* event) {
   if (!ensure_init())
-    return static_cast<int>(raw_syscall_errno(
-        SYS_epoll_ctl, epfd, op, fd, reinterpret_cast<long>(event)));
+    return static_cast<int>(raw_syscall_errno(SYS_epoll_ctl, epfd, op, fd,
+                                              reinterpret_cast<long>(event)));
   HUPTIME_TRACE("epoll_ctl");
   return managed() ? listeners_epoll_ctl(epfd, op, fd, event)
                    : real::epoll_ctl(epfd, op, fd, event);
@@ -298,8 +298,7 @@ HUPTIME_EXPORT int poll(struct pollfd* fds, nfds_t n, int timeout) {
 }
 
 HUPTIME_EXPORT int ppoll(struct pollfd* fds, nfds_t n,
-                         const struct timespec* timeout,
-                         const sigset_t* mask) {
+                         const struct timespec* timeout, const sigset_t* mask) {
   if (!ensure_init()) {
     errno = ENOSYS;
     return -1;
@@ -357,8 +356,8 @@ HUPTIME_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
 
 HUPTIME_EXPORT int unlink(const char* path) {
   if (!ensure_init())
-    return static_cast<int>(raw_syscall_errno(
-        SYS_unlinkat, AT_FDCWD, reinterpret_cast<long>(path), 0));
+    return static_cast<int>(raw_syscall_errno(SYS_unlinkat, AT_FDCWD,
+                                              reinterpret_cast<long>(path), 0));
   HUPTIME_TRACE("unlink");
   if (managed() && listeners_keep_path(AT_FDCWD, path)) return 0;
   return real::unlink(path);
@@ -369,8 +368,7 @@ HUPTIME_EXPORT int unlinkat(int dirfd, const char* path, int flags) {
     return static_cast<int>(raw_syscall_errno(
         SYS_unlinkat, dirfd, reinterpret_cast<long>(path), flags));
   HUPTIME_TRACE("unlinkat");
-  if (managed() && !(flags & AT_REMOVEDIR) &&
-      listeners_keep_path(dirfd, path))
+  if (managed() && !(flags & AT_REMOVEDIR) && listeners_keep_path(dirfd, path))
     return 0;
   return real::unlinkat(dirfd, path, flags);
 }
@@ -411,8 +409,7 @@ HUPTIME_EXPORT long syscall(long nr, ...) {
     case SYS_dup:
       return fd_dup(fd);
     case SYS_dup3:
-      return fd_dup3(fd, static_cast<int>(a[1]), static_cast<int>(a[2]),
-                     false);
+      return fd_dup3(fd, static_cast<int>(a[1]), static_cast<int>(a[2]), false);
 #ifdef SYS_dup2
     case SYS_dup2:
       return fd_dup3(fd, static_cast<int>(a[1]), 0, true);

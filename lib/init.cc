@@ -36,8 +36,8 @@ constinit std::atomic<long> g_accepts_in_flight{0};
 namespace {
 
 constinit pthread_once_t g_once = PTHREAD_ONCE_INIT;
-__attribute__((tls_model("initial-exec"))) constinit thread_local bool
-    t_in_init = false;
+__attribute__((
+    tls_model("initial-exec"))) constinit thread_local bool t_in_init = false;
 
 bool is_our_var(const char* entry) {
   return strncmp(entry, kEnvPrefix, strlen(kEnvPrefix)) == 0;

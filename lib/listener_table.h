@@ -33,9 +33,9 @@ struct Listener {
   bool listening = false;  // the program called listen() (or inherited one)
   ino_t inode = 0;         // of the socket: identifies the open file
   SocketId id;
-  dev_t path_dev = 0;      // the UNIX socket's file on disk, if any
+  dev_t path_dev = 0;  // the UNIX socket's file on disk, if any
   ino_t path_ino = 0;
-  int refs = 0;            // fd table words pointing at this record
+  int refs = 0;  // fd table words pointing at this record
   static constexpr int kMaxRegs = 16;
   EpollReg regs[kMaxRegs];
   int nregs = 0;

@@ -33,8 +33,7 @@ bool wanted_id(int fd, const sockaddr* addr, socklen_t len, SocketId* id) {
     olen = sizeof(int);
     getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen);
   }
-  return make_socket_id(addr->sa_family, type, protocol, v6only, addr, len,
-                        id);
+  return make_socket_id(addr->sa_family, type, protocol, v6only, addr, len, id);
 }
 
 // An inherited listener matching `id`: its fd, and its slot in *slot.
@@ -97,8 +96,8 @@ bool listeners_bind(int fd, const sockaddr* addr, socklen_t len, int* rc) {
   }
   char name[160];
   format_socket_id(id, name, sizeof name);
-  HUPTIME_LOG(kDebug, "bind({}, {}): answered with the inherited listener",
-              fd, name);
+  HUPTIME_LOG(kDebug, "bind({}, {}): answered with the inherited listener", fd,
+              name);
   on_first_listener();
   *rc = 0;
   return true;

@@ -20,8 +20,7 @@ namespace huptime {
 extern constinit std::atomic<int> g_log_level;
 
 inline bool log_enabled(LogLevel level) {
-  return static_cast<int>(level) <=
-         g_log_level.load(std::memory_order_relaxed);
+  return static_cast<int>(level) <= g_log_level.load(std::memory_order_relaxed);
 }
 
 void log_write(LogLevel level, const char* text, size_t len);

@@ -25,8 +25,7 @@ std::string_view env_value(const std::vector<std::string>& env,
 
 }  // namespace
 
-std::optional<ExecImage> build_next_image(const Handoff& handoff,
-                                          int* error) {
+std::optional<ExecImage> build_next_image(const Handoff& handoff, int* error) {
   const LaunchConfig& config = *g_rt.config;
   const std::vector<std::string>& base = *g_rt.base_env;
   ExecImage image;

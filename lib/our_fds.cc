@@ -30,14 +30,16 @@ int move_up(int fd) {
 
 }  // namespace
 
-int our_fd(OurFd which) { return slot_of(which).load(std::memory_order_acquire); }
+int our_fd(OurFd which) {
+  return slot_of(which).load(std::memory_order_acquire);
+}
 
 int adopt_our_fd(OurFd which, int fd) {
   if (fd < 0) return -1;
   fd = move_up(fd);
   if (fd < 0) return -1;
-  g_fds.exchange(fd, make_entry(FdKind::kOurs,
-                                static_cast<uint32_t>(which), true));
+  g_fds.exchange(fd,
+                 make_entry(FdKind::kOurs, static_cast<uint32_t>(which), true));
   slot_of(which).store(fd, std::memory_order_release);
   return fd;
 }

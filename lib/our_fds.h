@@ -13,13 +13,13 @@
 namespace huptime {
 
 enum class OurFd : uint32_t {
-  kSelfPipeRead,   // signal handler -> restart thread
+  kSelfPipeRead,  // signal handler -> restart thread
   kSelfPipeWrite,
-  kGenState,       // memfd holding the generation's shared page
-  kDrainLatch,     // eventfd: readable once the generation drains
-  kReady,          // new generation: where readiness is reported
-  kChildReady,     // old generation: the starting copy's readiness
-  kPlaceholder,    // left where listeners were, never readable
+  kGenState,     // memfd holding the generation's shared page
+  kDrainLatch,   // eventfd: readable once the generation drains
+  kReady,        // new generation: where readiness is reported
+  kChildReady,   // old generation: the starting copy's readiness
+  kPlaceholder,  // left where listeners were, never readable
   kPlaceholderPeer,
   kCount
 };

@@ -30,8 +30,7 @@ int reexec_in_place() {
   auto image = build_next_image(handoff, &error);
   if (!image) return error;
   patch_handoff_pid(
-      image->env_ptrs[image->handoff_index] + sizeof("HUPTIME_FDS"),
-      getpid());
+      image->env_ptrs[image->handoff_index] + sizeof("HUPTIME_FDS"), getpid());
   HUPTIME_LOG(kInfo, "re-executing {} (generation {}, {} listener{})",
               image->path, handoff.generation, handoff.n_listen,
               handoff.n_listen == 1 ? "" : "s");
@@ -72,8 +71,10 @@ int reexec_in_place() {
     if (stdio_flags[fd] > 0) real::fcntl(fd, F_SETFD, stdio_flags[fd]);
   signals_restore_all();
   if (cwd >= 0) {
-    if (fchdir(cwd) != 0) HUPTIME_LOG(kWarn, "cannot return to the old "
-                                             "working directory");
+    if (fchdir(cwd) != 0)
+      HUPTIME_LOG(kWarn,
+                  "cannot return to the old "
+                  "working directory");
     real::close(cwd);
   }
   return error;

@@ -49,8 +49,7 @@ struct NewCopy {
 
 class RestartThread {
  public:
-  RestartThread()
-      : machine_(g_rt.config->mode, RestartTimeouts{}) {}
+  RestartThread() : machine_(g_rt.config->mode, RestartTimeouts{}) {}
   [[noreturn]] void run();
 
  private:
@@ -82,20 +81,20 @@ void RestartThread::on_signal() {
   RestartState state = machine_.state();
   if (state == RestartState::kServing) {
     if (!gen_take_restart_token()) {
-      HUPTIME_LOG(kInfo, "restart already under way in another process of "
-                         "this generation; ignoring SIGHUP");
+      HUPTIME_LOG(kInfo,
+                  "restart already under way in another process of "
+                  "this generation; ignoring SIGHUP");
       return;
     }
     HUPTIME_LOG(kInfo, "restart requested by SIGHUP: {}",
-                g_rt.config->mode == Mode::kExec
-                    ? "draining before re-exec"
-                    : "starting a new copy");
+                g_rt.config->mode == Mode::kExec ? "draining before re-exec"
+                                                 : "starting a new copy");
   } else if (state == RestartState::kStarting) {
-    HUPTIME_LOG(kInfo, "SIGHUP during a restart: one more restart will "
-                       "follow this one");
+    HUPTIME_LOG(kInfo,
+                "SIGHUP during a restart: one more restart will "
+                "follow this one");
   } else {
-    HUPTIME_LOG(kInfo, "SIGHUP ignored: this process is {}",
-                state_name(state));
+    HUPTIME_LOG(kInfo, "SIGHUP ignored: this process is {}", state_name(state));
     return;
   }
   handle(RestartEvent::kRestartSignal);
@@ -166,10 +165,10 @@ void RestartThread::spawn() {
   child_ = NewCopy{};
   child_.pid = spawned.pid;
   child_.pidfd = static_cast<int>(raw_syscall6(SYS_pidfd_open, spawned.pid, 0));
-  if (child_.pidfd >= 0)
-    real::fcntl(child_.pidfd, F_SETFD, FD_CLOEXEC);
-  HUPTIME_LOG(kInfo, "new copy started as pid {} (generation {}, {} "
-                     "listener{})",
+  if (child_.pidfd >= 0) real::fcntl(child_.pidfd, F_SETFD, FD_CLOEXEC);
+  HUPTIME_LOG(kInfo,
+              "new copy started as pid {} (generation {}, {} "
+              "listener{})",
               spawned.pid, handoff.generation, handoff.n_listen,
               handoff.n_listen == 1 ? "" : "s");
 }
@@ -215,8 +214,9 @@ void RestartThread::on_child_ready_readable() {
     // And neither do the workers it forked: they stop when they see the
     // drain latch, within a few milliseconds.
     if (!gen_wait_others_stopped(1000))
-      HUPTIME_LOG(kWarn, "some processes of this generation still accept "
-                         "after 1 s; handing over anyway");
+      HUPTIME_LOG(kWarn,
+                  "some processes of this generation still accept "
+                  "after 1 s; handing over anyway");
     // Logged once this generation no longer accepts: from this line on,
     // only the new version answers new connections.
     HUPTIME_LOG(kInfo, "new copy pid {} is ready; draining {} connection{}",
@@ -235,8 +235,10 @@ void RestartThread::on_child_ready_readable() {
       real::poll(&p, child_.pidfd >= 0 ? 1 : 0, 10);
     }
   }
-  HUPTIME_LOG(kError, "new copy pid {} failed before it was ready ({}); "
-                      "still serving", child_.pid, failure_reason());
+  HUPTIME_LOG(kError,
+              "new copy pid {} failed before it was ready ({}); "
+              "still serving",
+              child_.pid, failure_reason());
   handle(RestartEvent::kNewFailed);
 }
 
@@ -292,9 +294,9 @@ void RestartThread::run() {
     if (state == RestartState::kDraining &&
         (deadline < 0 || next_sweep_ms_ < deadline))
       deadline = next_sweep_ms_;
-    int timeout = deadline < 0 ? -1
-                               : static_cast<int>(deadline > now ? deadline - now
-                                                                 : 0);
+    int timeout = deadline < 0
+                      ? -1
+                      : static_cast<int>(deadline > now ? deadline - now : 0);
     int rc = real::poll(fds, static_cast<nfds_t>(n), timeout);
     if (rc < 0 && errno != EINTR) {
       HUPTIME_LOG(kError, "restart thread: poll: {}", strerror(errno));
@@ -327,8 +329,9 @@ void RestartThread::run() {
     if (machine_.deadline_ms() >= 0 && now >= machine_.deadline_ms()) {
       RestartEvent event = machine_.deadline_event();
       if (event == RestartEvent::kStartTimeout)
-        HUPTIME_LOG(kError, "new copy pid {} failed: not ready within {} s; "
-                            "killing it; still serving",
+        HUPTIME_LOG(kError,
+                    "new copy pid {} failed: not ready within {} s; "
+                    "killing it; still serving",
                     child_.pid, RestartTimeouts{}.start_ms / 1000);
       handle(event);
     }
@@ -380,8 +383,9 @@ void restart_thread_ensure() {
       pthread_setname_np(thread, "huptime");
       g_thread_pid.store(self, std::memory_order_release);
     } else {
-      HUPTIME_LOG(kError, "cannot start the restart thread; restarts will "
-                          "not work in this process");
+      HUPTIME_LOG(kError,
+                  "cannot start the restart thread; restarts will "
+                  "not work in this process");
     }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);

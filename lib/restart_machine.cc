@@ -4,8 +4,7 @@ namespace huptime {
 
 uint32_t RestartMachine::start(int64_t now_ms) {
   leader_ = true;
-  if (mode_ == Mode::kExec)
-    return drain(now_ms, action::kAnnounceDrain);
+  if (mode_ == Mode::kExec) return drain(now_ms, action::kAnnounceDrain);
   state_ = RestartState::kStarting;
   deadline_ms_ = now_ms + timeouts_.start_ms;
   return action::kSpawn;
@@ -81,24 +80,36 @@ uint32_t RestartMachine::on(RestartEvent event, int64_t now_ms) {
 
 const char* state_name(RestartState state) {
   switch (state) {
-    case RestartState::kServing: return "serving";
-    case RestartState::kStarting: return "starting";
-    case RestartState::kDraining: return "draining";
-    case RestartState::kDone: return "done";
+    case RestartState::kServing:
+      return "serving";
+    case RestartState::kStarting:
+      return "starting";
+    case RestartState::kDraining:
+      return "draining";
+    case RestartState::kDone:
+      return "done";
   }
   return "?";
 }
 
 const char* event_name(RestartEvent event) {
   switch (event) {
-    case RestartEvent::kRestartSignal: return "restart signal";
-    case RestartEvent::kNewReady: return "new copy ready";
-    case RestartEvent::kNewFailed: return "new copy failed";
-    case RestartEvent::kStartTimeout: return "start timeout";
-    case RestartEvent::kDrainRequested: return "drain requested";
-    case RestartEvent::kDrained: return "drained";
-    case RestartEvent::kDrainTimeout: return "drain timeout";
-    case RestartEvent::kExecFailed: return "exec failed";
+    case RestartEvent::kRestartSignal:
+      return "restart signal";
+    case RestartEvent::kNewReady:
+      return "new copy ready";
+    case RestartEvent::kNewFailed:
+      return "new copy failed";
+    case RestartEvent::kStartTimeout:
+      return "start timeout";
+    case RestartEvent::kDrainRequested:
+      return "drain requested";
+    case RestartEvent::kDrained:
+      return "drained";
+    case RestartEvent::kDrainTimeout:
+      return "drain timeout";
+    case RestartEvent::kExecFailed:
+      return "exec failed";
   }
   return "?";
 }

@@ -16,9 +16,11 @@
 //    one keeps serving; on a drain timeout the remaining connections are
 //    closed.
 //
-//   kServing --restart(fork)--> kStarting --ready--> kDraining --drained--> kDone
+//   kServing --restart(fork)--> kStarting --ready--> kDraining --drained-->
+//   kDone
 //      |  ^                        |                    ^   |
-//      |  +----failed/timeout------+                    |   +--(exec leader) re-exec
+//      |  +----failed/timeout------+                    |   +--(exec leader)
+//      re-exec
 //      +--restart(exec) or drain requested by a sibling-+
 #pragma once
 
@@ -31,27 +33,27 @@ namespace huptime {
 enum class RestartState { kServing, kStarting, kDraining, kDone };
 
 enum class RestartEvent {
-  kRestartSignal,   // this process holds the restart token and got the signal
-  kNewReady,        // the new copy reported ready
-  kNewFailed,       // the new copy went away before it was ready
+  kRestartSignal,  // this process holds the restart token and got the signal
+  kNewReady,       // the new copy reported ready
+  kNewFailed,      // the new copy went away before it was ready
   kStartTimeout,
   kDrainRequested,  // another process of this generation started draining
   kDrained,         // no connection left in this process
   kDrainTimeout,
-  kExecFailed,      // exec mode: the re-exec did not happen
+  kExecFailed,  // exec mode: the re-exec did not happen
 };
 
 namespace action {
-inline constexpr uint32_t kSpawn = 1u << 0;           // start a new copy
-inline constexpr uint32_t kKillNew = 1u << 1;         // kill the starting copy
-inline constexpr uint32_t kReleaseToken = 1u << 2;    // end of this upgrade
-inline constexpr uint32_t kAnnounceDrain = 1u << 3;   // tell the generation
-inline constexpr uint32_t kStopAccepting = 1u << 4;   // retire listeners
-inline constexpr uint32_t kResumeAccepting = 1u << 5; // undo kStopAccepting
-inline constexpr uint32_t kCloseConns = 1u << 6;      // drain deadline passed
+inline constexpr uint32_t kSpawn = 1u << 0;            // start a new copy
+inline constexpr uint32_t kKillNew = 1u << 1;          // kill the starting copy
+inline constexpr uint32_t kReleaseToken = 1u << 2;     // end of this upgrade
+inline constexpr uint32_t kAnnounceDrain = 1u << 3;    // tell the generation
+inline constexpr uint32_t kStopAccepting = 1u << 4;    // retire listeners
+inline constexpr uint32_t kResumeAccepting = 1u << 5;  // undo kStopAccepting
+inline constexpr uint32_t kCloseConns = 1u << 6;       // drain deadline passed
 inline constexpr uint32_t kExit = 1u << 7;
 inline constexpr uint32_t kReExec = 1u << 8;
-inline constexpr uint32_t kIgnored = 1u << 9;         // event had no effect
+inline constexpr uint32_t kIgnored = 1u << 9;  // event had no effect
 }  // namespace action
 
 struct RestartTimeouts {

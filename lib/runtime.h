@@ -16,17 +16,17 @@ namespace huptime {
 
 struct Runtime {
   // Set once by init, before `ready` is published.
-  bool active = false;          // started by the launcher: restarts possible
+  bool active = false;  // started by the launcher: restarts possible
   LaunchConfig* config = nullptr;
-  const char* preload_lib = nullptr;    // absolute path of this library
+  const char* preload_lib = nullptr;  // absolute path of this library
   std::vector<std::string>* base_env = nullptr;  // environment at start
   // "HUPTIME_MODE=..." etc., prebuilt so exec hooks need not allocate.
   const char** launch_vars = nullptr;
   size_t n_launch_vars = 0;
 
-  std::atomic<bool> ready{false};       // init finished
-  std::atomic<pid_t> pid{0};            // this process (updated after fork)
-  pid_t image_pid = 0;                  // the process this image started in
+  std::atomic<bool> ready{false};  // init finished
+  std::atomic<pid_t> pid{0};       // this process (updated after fork)
+  pid_t image_pid = 0;             // the process this image started in
   std::atomic<uint32_t> generation{1};
   // Listeners the program made or claimed in this process: once there is
   // one, programs it runs are helpers, not the service (exec_hook.cc).

@@ -49,8 +49,8 @@ void apply_program_action(int sig, siginfo_t* info, void* context) {
     struct sigaction dfl = {};
     dfl.sa_handler = SIG_DFL;
     real::sigaction(sig, &dfl, nullptr);
-    raw_syscall6(SYS_tgkill, raw_syscall6(SYS_getpid),
-                 raw_syscall6(SYS_gettid), sig);
+    raw_syscall6(SYS_tgkill, raw_syscall6(SYS_getpid), raw_syscall6(SYS_gettid),
+                 sig);
     return;
   }
   act.sa_handler(sig);

@@ -13,9 +13,9 @@ namespace huptime {
 
 struct SocketId {
   int family = 0;
-  int type = 0;      // SOCK_STREAM etc., without SOCK_NONBLOCK/SOCK_CLOEXEC
+  int type = 0;  // SOCK_STREAM etc., without SOCK_NONBLOCK/SOCK_CLOEXEC
   int protocol = 0;
-  int v6only = -1;   // IPv6 only: 0 or 1; -1 elsewhere
+  int v6only = -1;  // IPv6 only: 0 or 1; -1 elsewhere
   socklen_t addr_len = 0;
   sockaddr_storage addr{};
 };

@@ -80,8 +80,13 @@ Spawned spawn_image(ExecImage& image, const int* keep_fds, int n_keep) {
     result.error = errno;
     return result;
   }
-  ChildArgs args{&image, keep_fds, n_keep, g_rt.config->cwd.c_str(),
-                 mask_to_sigset(g_rt.config->sigmask), g_rt.config->sigign, 0};
+  ChildArgs args{&image,
+                 keep_fds,
+                 n_keep,
+                 g_rt.config->cwd.c_str(),
+                 mask_to_sigset(g_rt.config->sigmask),
+                 g_rt.config->sigign,
+                 0};
   // No signal may run a handler of ours or the program's in the child.
   sigset_t all, old;
   sigfillset(&all);

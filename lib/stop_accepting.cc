@@ -88,8 +88,7 @@ void listeners_stop_accepting(bool keep_copies) {
     }
     // Retired in the books first: an accept() racing with the swap that
     // reaches the placeholder (EINVAL) then knows why.
-    g_fds.exchange(fd, make_entry(FdKind::kRetired, slot,
-                                  entry_cloexec(word)));
+    g_fds.exchange(fd, make_entry(FdKind::kRetired, slot, entry_cloexec(word)));
     swap_file(fd, l, [&] { real::dup3(placeholder, fd, O_CLOEXEC); });
     ++retired;
   });
@@ -108,8 +107,8 @@ void listeners_resume_accepting() {
     if (copy < 0) return;
     Listener& l = g_listeners.at_unlocked(slot);
     swap_file(fd, l, [&] { real::dup3(copy, fd, O_CLOEXEC); });
-    g_fds.exchange(fd, make_entry(FdKind::kListener, slot,
-                                  entry_cloexec(word)));
+    g_fds.exchange(fd,
+                   make_entry(FdKind::kListener, slot, entry_cloexec(word)));
   });
   g_fds.for_each([&](int fd, uint32_t word) {
     if (entry_kind(word) != FdKind::kOffered) return;

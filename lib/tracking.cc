@@ -91,8 +91,8 @@ void track_dup(int fd1, int fd2, bool cloexec) {
         g_listeners.add_ref_unlocked(entry_slot(word));
       }
       real::fcntl(fd2, F_SETFD, FD_CLOEXEC);
-      g_fds.exchange(fd2, make_entry(entry_kind(word), entry_slot(word),
-                                     cloexec));
+      g_fds.exchange(fd2,
+                     make_entry(entry_kind(word), entry_slot(word), cloexec));
       break;
     }
     default:

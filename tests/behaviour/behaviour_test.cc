@@ -2,9 +2,9 @@
 // environment, signal mask and dispositions, stdout, what programs it runs
 // inherit, and which binary a restart runs after a deploy.
 #define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -55,7 +55,8 @@ TEST_CASE("each generation sees environment and signals as at first start",
       spec.command = {env_or_fail("SRV_REPORT"), std::to_string(port),
                       "VERSION"};
       spec.cwd = dir.path();
-      spec.env = {{"USER_VAR", "hello"}, {"LD_PRELOAD", "libm.so.6"},
+      spec.env = {{"USER_VAR", "hello"},
+                  {"LD_PRELOAD", "libm.so.6"},
                   {"HUPTIME_LOG", "info"}};
       spec.blocked = {SIGUSR1};
       spec.ignored = {SIGUSR2};
@@ -78,8 +79,8 @@ TEST_CASE("each generation sees environment and signals as at first start",
         CHECK(r["program_var_at_start"] == "0");
         CHECK(r["sigblk"] == first["sigblk"]);
         CHECK(r["sigign"] == first["sigign"]);
-        CHECK((hex(r["sigblk"]) & bit(SIGUSR1)) != 0);   // from the launch
-        CHECK((hex(r["sigblk"]) & bit(SIGINT)) != 0);    // the program's own
+        CHECK((hex(r["sigblk"]) & bit(SIGUSR1)) != 0);  // from the launch
+        CHECK((hex(r["sigblk"]) & bit(SIGINT)) != 0);   // the program's own
         CHECK((hex(r["sigblk"]) & bit(SIGHUP)) == 0);
         CHECK((hex(r["sigign"]) & bit(SIGUSR2)) != 0);
         // Programs the service runs do not inherit huptime or listeners.
@@ -159,7 +160,7 @@ TEST_CASE("a binary replaced by an upgrade is the one restarted",
       // A package manager writes the new file beside it and renames it over.
       fs::copy_file(env_or_fail("SRV_REPORT"), bin + ".dpkg-new");
       fs::rename(bin + ".dpkg-new", bin);
-      struct stat st{};
+      struct stat st {};
       REQUIRE(stat(bin.c_str(), &st) == 0);
       REQUIRE(std::to_string(st.st_ino) != before["exe_inode"]);
       REQUIRE(service.reload());

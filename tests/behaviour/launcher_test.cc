@@ -2,10 +2,10 @@
 // of the real binary (usage 2, not found 127, not executable 126), the
 // warning for a statically linked command, and --help/--version.
 #define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <string>
@@ -61,9 +61,12 @@ Run run(std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("bad usage exits 2 with one line and a hint", "[launcher]") {
-  for (auto args : std::vector<std::vector<std::string>>{
-           {}, {"--bogus", "true"}, {"--fork", "--exec", "true"},
-           {"--unlink"}, {"--log-level=loud", "true"}}) {
+  for (auto args :
+       std::vector<std::vector<std::string>>{{},
+                                             {"--bogus", "true"},
+                                             {"--fork", "--exec", "true"},
+                                             {"--unlink"},
+                                             {"--log-level=loud", "true"}}) {
     Run r = run(args);
     INFO("args: " << (args.empty() ? "(none)" : args[0]));
     CHECK(r.status == 2);

@@ -15,14 +15,14 @@
 namespace huptime::test {
 
 struct ServiceSpec {
-  std::string huptime;                 // the launcher
-  std::string mode = "fork";           // fork | exec
-  std::vector<std::string> command;    // after "--"
-  std::string cwd;                     // physical directory to start in
+  std::string huptime;                     // the launcher
+  std::string mode = "fork";               // fork | exec
+  std::vector<std::string> command;        // after "--"
+  std::string cwd;                         // physical directory to start in
   std::map<std::string, std::string> env;  // added to a minimal environment
-  std::vector<int> blocked;            // signals blocked at launch
-  std::vector<int> ignored;            // signals ignored at launch
-  std::string stdout_path;             // truncated, then the service's stdout
+  std::vector<int> blocked;                // signals blocked at launch
+  std::vector<int> ignored;                // signals ignored at launch
+  std::string stdout_path;  // truncated, then the service's stdout
 };
 
 class Service {

@@ -92,7 +92,7 @@ std::string report(const std::string& version, bool program_var_at_start) {
   if (n > 0) exe[n] = '\0';
   n = readlink("/proc/self/cwd", cwd, sizeof cwd - 1);
   if (n > 0) cwd[n] = '\0';
-  struct stat st{};
+  struct stat st {};
   stat("/proc/self/exe", &st);
   const char* preload = getenv("LD_PRELOAD");
   const char* user = getenv("USER_VAR");
@@ -125,8 +125,9 @@ void serve(int conn, const std::string& version, bool program_var) {
   std::string body = strncmp(req, "GET /report", 11) == 0
                          ? report(version, program_var)
                          : "version=" + version + "\n";
-  std::string head = "HTTP/1.0 200 OK\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\n\r\n";
+  std::string head =
+      "HTTP/1.0 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n";
   std::string all = head + body;
   ssize_t off = 0;
   while (off < static_cast<ssize_t>(all.size())) {
