@@ -54,6 +54,17 @@ inline bool managed() { return g_rt.active; }
 
 long arg_of(va_list ap) { return va_arg(ap, long); }
 
+// For hooks with no raw system call to fall back on while the library is
+// being initialised on this thread (dlsym calling back into us): none of
+// them is called from there in practice.
+#define HUPTIME_ENSURE_INIT_OR_ENOSYS(failure) \
+  do {                                         \
+    if (!ensure_init()) {                      \
+      errno = ENOSYS;                          \
+      return failure;                          \
+    }                                          \
+  } while (0)
+
 // execl and friends: collect the variadic argv on the stack.
 #define HUPTIME_COLLECT_ARGV(first, ap, out)                              \
   size_t count_ = 1;                                                      \
@@ -225,20 +236,14 @@ HUPTIME_EXPORT int execv(const char* path, char* const argv[]) {
 }
 
 HUPTIME_EXPORT int execvp(const char* file, char* const argv[]) {
-  if (!ensure_init()) {
-    errno = ENOSYS;
-    return -1;
-  }
+  HUPTIME_ENSURE_INIT_OR_ENOSYS(-1);
   HUPTIME_TRACE("execvp");
   return exec_hook(ExecKind::kSearch, file, argv, environ);
 }
 
 HUPTIME_EXPORT int execvpe(const char* file, char* const argv[],
                            char* const envp[]) {
-  if (!ensure_init()) {
-    errno = ENOSYS;
-    return -1;
-  }
+  HUPTIME_ENSURE_INIT_OR_ENOSYS(-1);
   HUPTIME_TRACE("execvpe");
   return exec_hook(ExecKind::kSearch, file, argv, envp);
 }
@@ -258,10 +263,7 @@ HUPTIME_EXPORT int execlp(const char* file, const char* arg, ...) {
   va_start(ap, arg);
   HUPTIME_COLLECT_ARGV(arg, ap, argv);
   va_end(ap);
-  if (!ensure_init()) {
-    errno = ENOSYS;
-    return -1;
-  }
+  HUPTIME_ENSURE_INIT_OR_ENOSYS(-1);
   HUPTIME_TRACE("execlp");
   return exec_hook(ExecKind::kSearch, file, argv, environ);
 }
@@ -288,10 +290,7 @@ HUPTIME_EXPORT int epoll_ctl(int epfd, int op, int fd,
 }
 
 HUPTIME_EXPORT int poll(struct pollfd* fds, nfds_t n, int timeout) {
-  if (!ensure_init()) {
-    errno = ENOSYS;
-    return -1;
-  }
+  HUPTIME_ENSURE_INIT_OR_ENOSYS(-1);
   HUPTIME_TRACE("poll");
   if (managed()) listeners_note_poll(fds, n);
   return real::poll(fds, n, timeout);
@@ -299,10 +298,7 @@ HUPTIME_EXPORT int poll(struct pollfd* fds, nfds_t n, int timeout) {
 
 HUPTIME_EXPORT int ppoll(struct pollfd* fds, nfds_t n,
                          const struct timespec* timeout, const sigset_t* mask) {
-  if (!ensure_init()) {
-    errno = ENOSYS;
-    return -1;
-  }
+  HUPTIME_ENSURE_INIT_OR_ENOSYS(-1);
   HUPTIME_TRACE("ppoll");
   if (managed()) listeners_note_poll(fds, n);
   return real::ppoll(fds, n, timeout, mask);
@@ -310,10 +306,7 @@ HUPTIME_EXPORT int ppoll(struct pollfd* fds, nfds_t n,
 
 HUPTIME_EXPORT int select(int nfds, fd_set* r, fd_set* w, fd_set* e,
                           struct timeval* timeout) {
-  if (!ensure_init()) {
-    errno = ENOSYS;
-    return -1;
-  }
+  HUPTIME_ENSURE_INIT_OR_ENOSYS(-1);
   HUPTIME_TRACE("select");
   if (managed()) listeners_note_select(nfds, r);
   return real::select(nfds, r, w, e, timeout);
@@ -322,10 +315,7 @@ HUPTIME_EXPORT int select(int nfds, fd_set* r, fd_set* w, fd_set* e,
 HUPTIME_EXPORT int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e,
                            const struct timespec* timeout,
                            const sigset_t* mask) {
-  if (!ensure_init()) {
-    errno = ENOSYS;
-    return -1;
-  }
+  HUPTIME_ENSURE_INIT_OR_ENOSYS(-1);
   HUPTIME_TRACE("pselect");
   if (managed()) listeners_note_select(nfds, r);
   return real::pselect(nfds, r, w, e, timeout, mask);
