@@ -93,8 +93,14 @@ void run_and_print(const char* label) {
 
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "--child") == 0) {
-    run_and_print(getenv("LD_PRELOAD") || getenv("BENCH_PRELOADED") ? "preload"
-                                                                    : "plain");
+    // The preloaded run has one more thread (huptime's restart thread),
+    // which alone moves glibc onto its multi-threaded paths. With
+    // BENCH_IDLE_THREAD=1 the plain run gets an idle thread too, to tell
+    // that cost from the hooks'.
+    if (getenv("BENCH_IDLE_THREAD")) std::thread([] { pause(); }).detach();
+    run_and_print(getenv("BENCH_PRELOADED")     ? "preload"
+                  : getenv("BENCH_IDLE_THREAD") ? "plain+1t"
+                                                : "plain");
     return 0;
   }
   if (argc != 2) {
@@ -107,13 +113,14 @@ int main(int argc, char** argv) {
   if (n <= 0) return 1;
   exe[n] = '\0';
   std::string plain = std::string(exe) + " --child";
+  std::string threaded = "BENCH_IDLE_THREAD=1 " + plain;
   std::string preload = "BENCH_PRELOADED=1 " + std::string(argv[1]) +
                         " --exec -- " + exe + " --child";
   printf("hook cost, ns per call (best of 5 rounds)\n");
   printf("%-8s %16s %16s %20s\n", "run", "close(untracked)", "accept+close",
          "4 threads close");
   for (int round = 0; round < 2; ++round) {
-    for (const std::string& cmd : {plain, preload}) {
+    for (const std::string& cmd : {plain, threaded, preload}) {
       FILE* p = popen(cmd.c_str(), "r");
       char label[32];
       double c, a, t;
