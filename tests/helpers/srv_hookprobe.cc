@@ -177,13 +177,13 @@ void probe_fork_and_execs() {
 }
 
 constexpr const char* kProbed[] = {
-    "bind",        "listen",     "accept",    "accept4",      "close",
-    "close_range", "dup",        "dup2",      "dup3",         "fcntl", "fcntl64",
-    "fork",        "execve",     "execv",     "execvp",       "execl",
-    "execlp",      "execle",     "execvpe",   "epoll_create", "epoll_create1",
-    "epoll_ctl",   "epoll_wait", "poll",      "ppoll",        "select",
-    "pselect",     "syscall",    "sigaction", "signal",       "ioctl",
-    "unlink",      "unlinkat"};
+    "bind",          "listen",    "accept",     "accept4",   "close",
+    "close_range",   "dup",       "dup2",       "dup3",      "fcntl",
+    "fcntl64",       "fork",      "execve",     "execv",     "execvp",
+    "execl",         "execlp",    "execle",     "execvpe",   "epoll_create",
+    "epoll_create1", "epoll_ctl", "epoll_wait", "poll",      "ppoll",
+    "select",        "pselect",   "syscall",    "sigaction", "signal",
+    "ioctl",         "unlink",    "unlinkat"};
 
 }  // namespace
 

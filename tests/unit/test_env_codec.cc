@@ -113,8 +113,7 @@ TEST_CASE("env_codec: at most max_items elements", "[env_codec]") {
 // Netstrings (https://cr.yp.to/proto/netstrings.txt) forbid leading zeros
 // in the length: "03:abc," is not the encoding of {"abc"}, and accepting it
 // gives one list many encodings. encode_list never writes one.
-TEST_CASE("env_codec: lengths with leading zeros are rejected",
-          "[env_codec]") {
+TEST_CASE("env_codec: lengths with leading zeros are rejected", "[env_codec]") {
   CHECK(decode_list("0:,").has_value());
   CHECK_FALSE(decode_list("03:abc,").has_value());
   CHECK_FALSE(decode_list("00:,").has_value());

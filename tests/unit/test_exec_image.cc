@@ -269,8 +269,7 @@ TEST_CASE("exec_image: strip_preload needs room", "[exec]") {
 // in n + 1 bytes. For the first entry kept, strip_preload asks for n + 2.
 // compose_env asks for one byte more than LD_PRELOAD=...'s length plus NUL
 // when it prepends our library, and two more when it does not.
-TEST_CASE("exec_image: the LD_PRELOAD filters fit an exact buffer",
-          "[exec]") {
+TEST_CASE("exec_image: the LD_PRELOAD filters fit an exact buffer", "[exec]") {
   char out[16] = {};
   CHECK(strip_preload("a.so", kLib, out, 5));
   CHECK(std::string(out) == "a.so");

@@ -144,8 +144,7 @@ TEST_CASE("handoff: patch_handoff_pid refuses what it cannot write",
 // precisely so the caller can tell, and a half-written pid is a different,
 // possibly valid, pid. Today the digits are written right to left while
 // they are checked, so the field is modified before the failure is found.
-TEST_CASE("handoff: a failed patch leaves the value unchanged",
-          "[handoff]") {
+TEST_CASE("handoff: a failed patch leaves the value unchanged", "[handoff]") {
   char short_pid[64] = "v1;pid=12;gen=1234567";  // not fixed width
   CHECK_FALSE(patch_handoff_pid(short_pid, 5));
   CHECK(std::string(short_pid) == "v1;pid=12;gen=1234567");

@@ -556,7 +556,8 @@ TEST_CASE("launch env: contract variables replaced, others kept", "[env]") {
   CHECK(vars.count("NOEQUALS") == 1);
   CHECK(vars["LD_PRELOAD"] == "/lib/libhuptime.so:a.so");
   CHECK(vars.count("HUPTIME_FDS") == 0);
-  CHECK(vars.at("HUPTIME_LOG") == "info");  // always written: a stale one never wins
+  CHECK(vars.at("HUPTIME_LOG") ==
+        "info");  // always written: a stale one never wins
 
   std::string error;
   auto lookup = [&](const char* name) -> const char* {

@@ -177,8 +177,7 @@ TEST_CASE("restart_machine: the whole transition table", "[restart]") {
   CHECK(used.size() == std::size(kTable));  // no row names a missing path
 }
 
-TEST_CASE("restart_machine: exec failure after a fork-mode exit",
-          "[restart]") {
+TEST_CASE("restart_machine: exec failure after a fork-mode exit", "[restart]") {
   for (const Transition& t : kDisputed)
     for (const Path& path : kPaths)
       if (path.mode == t.mode && std::string(path.name) == t.path)
