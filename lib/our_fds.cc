@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <atomic>
+#include <iterator>
 
 #include "real.h"
 #include "runtime.h"
@@ -11,8 +12,9 @@ namespace huptime {
 
 namespace {
 
-constinit std::atomic<int> g_our[static_cast<int>(OurFd::kCount)] = {
-    -1, -1, -1, -1, -1, -1, -1, -1};
+// One -1 per OurFd (checked below).
+constinit std::atomic<int> g_our[] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
+static_assert(std::size(g_our) == static_cast<size_t>(OurFd::kCount));
 
 std::atomic<int>& slot_of(OurFd which) {
   return g_our[static_cast<uint32_t>(which)];

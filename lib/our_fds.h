@@ -19,6 +19,7 @@ enum class OurFd : uint32_t {
   kDrainLatch,   // eventfd: readable once the generation drains
   kReady,        // new generation: where readiness is reported
   kChildReady,   // old generation: the starting copy's readiness
+  kChildPid,     // old generation: pidfd of the starting copy
   kPlaceholder,  // left where listeners were, never readable
   kPlaceholderPeer,
   kCount

@@ -42,7 +42,6 @@ int64_t now_ms() {
 // The starting copy, as seen from the process that started it.
 struct NewCopy {
   pid_t pid = -1;
-  int pidfd = -1;
   bool reaped = false;
   int status = 0;
 };
@@ -60,6 +59,7 @@ class RestartThread {
   void spawn();
   void kill_new_copy();
   void reap_new_copy(bool block);
+  void forget_new_copy();
   std::string failure_reason();
   [[noreturn]] void exit_drained();
   void reexec();
@@ -162,15 +162,23 @@ void RestartThread::spawn() {
     return;
   }
   (void)mine;
-  child_ = NewCopy{};
+  forget_new_copy();
   child_.pid = spawned.pid;
-  child_.pidfd = static_cast<int>(raw_syscall6(SYS_pidfd_open, spawned.pid, 0));
-  if (child_.pidfd >= 0) real::fcntl(child_.pidfd, F_SETFD, FD_CLOEXEC);
+  // pidfd_open's fd is close-on-exec already; it is ours, never the
+  // program's: kept in the books so the program cannot close it under us.
+  adopt_our_fd(OurFd::kChildPid,
+               static_cast<int>(raw_syscall6(SYS_pidfd_open, spawned.pid, 0)));
   HUPTIME_LOG(kInfo,
               "new copy started as pid {} (generation {}, {} "
               "listener{})",
               spawned.pid, handoff.generation, handoff.n_listen,
               handoff.n_listen == 1 ? "" : "s");
+}
+
+// The previous new copy is history: release its pidfd.
+void RestartThread::forget_new_copy() {
+  close_our_fd(OurFd::kChildPid);
+  child_ = NewCopy{};
 }
 
 void RestartThread::reap_new_copy(bool block) {
@@ -187,6 +195,7 @@ void RestartThread::reap_new_copy(bool block) {
     child_.reaped = true;  // the program reaped it
     child_.status = 0;
   }
+  if (child_.reaped) close_our_fd(OurFd::kChildPid);
 }
 
 std::string RestartThread::failure_reason() {
@@ -231,8 +240,9 @@ void RestartThread::on_child_ready_readable() {
   for (int i = 0; i < 20 && !child_.reaped; ++i) {
     reap_new_copy(false);
     if (!child_.reaped) {
-      pollfd p{child_.pidfd, POLLIN, 0};
-      real::poll(&p, child_.pidfd >= 0 ? 1 : 0, 10);
+      int pidfd = our_fd(OurFd::kChildPid);
+      pollfd p{pidfd, POLLIN, 0};
+      real::poll(&p, pidfd >= 0 ? 1 : 0, 10);
     }
   }
   HUPTIME_LOG(kError,
@@ -285,9 +295,10 @@ void RestartThread::run() {
       child_i = n;
       fds[n++] = {child_ready, POLLIN, 0};
     }
-    if (child_.pidfd >= 0 && !child_.reaped) {
+    int pidfd = our_fd(OurFd::kChildPid);
+    if (pidfd >= 0 && !child_.reaped) {
       pidfd_i = n;
-      fds[n++] = {child_.pidfd, POLLIN, 0};
+      fds[n++] = {pidfd, POLLIN, 0};
     }
     int64_t now = now_ms();
     int64_t deadline = machine_.deadline_ms();
@@ -405,6 +416,7 @@ void restart_after_fork_child() {
   // Only system calls here: the child may be about to exec.
   g_start_lock = PTHREAD_MUTEX_INITIALIZER;
   close_our_fd(OurFd::kChildReady);
+  close_our_fd(OurFd::kChildPid);
   close_our_fd(OurFd::kSelfPipeRead);
   close_our_fd(OurFd::kSelfPipeWrite);
 }
