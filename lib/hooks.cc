@@ -195,8 +195,8 @@ HUPTIME_EXPORT int ioctl(int fd, unsigned long request, ...) {
   return managed() ? fd_ioctl(fd, request, p) : real::ioctl(fd, request, p);
 }
 
-// The listener lock is held across fork so the child never inherits it
-// locked by a thread that does not exist there.
+// The listener lock is held across fork by atfork handlers (init.cc), so
+// the child never inherits it locked; here only the child's bookkeeping.
 HUPTIME_EXPORT pid_t fork(void) {
   if (!ensure_init() || !real::fork) {
     errno = ENOSYS;
@@ -204,18 +204,14 @@ HUPTIME_EXPORT pid_t fork(void) {
   }
   HUPTIME_TRACE("fork");
   if (!managed()) return real::fork();
-  g_listeners.lock();
   pid_t pid = real::fork();
-  int saved_errno = errno;
   if (pid == 0) {
-    g_listeners.reinit_after_fork();
+    int saved_errno = errno;
     g_rt.pid.store(static_cast<pid_t>(raw_syscall6(SYS_getpid)));
     restart_after_fork_child();
     gen_after_fork_child();
-  } else {
-    g_listeners.unlock();
+    errno = saved_errno;
   }
-  errno = saved_errno;
   return pid;
 }
 

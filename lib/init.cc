@@ -118,6 +118,14 @@ void take_handoff(const char* text) {
   }
 }
 
+// The listener lock across fork. Registered during init, before the
+// program's own atfork handlers: prepare handlers run in reverse order, so
+// ours locks after the program's have run (one of them may close a
+// listener), and ours unlocks in the child before the program's run.
+void lock_before_fork() { g_listeners.lock(); }
+void unlock_in_parent() { g_listeners.unlock(); }
+void reinit_in_child() { g_listeners.reinit_after_fork(); }
+
 void init_once() {
   t_in_init = true;
   real::resolve_all();
@@ -139,6 +147,8 @@ void init_once() {
   } else if (getenv(kEnvArgv) || getenv(kEnvMode)) {
     HUPTIME_LOG(kWarn, "not managing this process: {}", error);
   }
+  if (g_rt.active)
+    pthread_atfork(lock_before_fork, unlock_in_parent, reinit_in_child);
   g_rt.ready.store(true, std::memory_order_release);
   t_in_init = false;
   bool own = false;

@@ -1,6 +1,7 @@
 // The launcher as an operator meets it: exit statuses and one-line errors
 // of the real binary (usage 2, not found 127, not executable 126), the
-// warning for a statically linked command, and --help/--version.
+// warning for a statically linked command, and --help/--version; and
+// short programs run through it to completion.
 #define CATCH_CONFIG_MAIN
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -101,6 +102,18 @@ TEST_CASE("a statically linked command gets a warning", "[launcher]") {
   CHECK(r.err.find("statically linked") != std::string::npos);
   Run dynamic = run({"/bin/true"});
   CHECK(dynamic.err.find("statically linked") == std::string::npos);
+}
+
+// The program's atfork handlers run inside fork(); one that touches a
+// listener must not find huptime's lock taken (it was, before the lock
+// moved into huptime's own atfork handlers).
+TEST_CASE("an atfork handler that closes a listener does not deadlock",
+          "[launcher]") {
+  const char* program = getenv("ATFORK_CLOSE");
+  REQUIRE(program);
+  Run r = run({program});
+  CHECK(r.status == 0);
+  CHECK(r.out == "forked\n");
 }
 
 TEST_CASE("--help and --version answer and exit 0", "[launcher]") {
