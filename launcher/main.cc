@@ -122,13 +122,14 @@ int run(int argc, char** argv) {
         "will not keep its listeners (see README: limitations)",
         command));
 
-  LaunchConfig config{.mode = options.mode,
-                      .argv = options.command,
-                      .cwd = cwd,
-                      .sigmask = blocked_signal_mask(),
-                      .sigign = ignored_signal_mask(),
-                      .unlink = options.unlink,
-                      .log_level = *level};
+  LaunchConfig config;
+  config.mode = options.mode;
+  config.argv = options.command;
+  config.cwd = cwd;
+  config.sigmask = blocked_signal_mask();
+  config.sigign = ignored_signal_mask();
+  config.unlink = options.unlink;
+  config.log_level = *level;
   exec_or_exit(
       path, options.command,
       build_launch_environment(current_environment(), library, config));

@@ -16,6 +16,15 @@
 //   n) HUPTIME_SIGIGN    ignored signals at launch, same encoding
 //   HUPTIME_UNLINK    encode_list(absolute paths) removed before a new copy
 //   starts HUPTIME_LOG       error | warn | info | debug | trace (default info)
+//   HUPTIME_SIGNAL    the restart signal, a number (default SIGHUP)
+//   HUPTIME_STOP_SIGNAL  signal sent to the old generation's main process
+//                     when it stops accepting; 0 or unset: none
+//   HUPTIME_START_TIMEOUT  ms a new generation has to become ready (60000)
+//   HUPTIME_DRAIN_TIMEOUT  ms an old generation may drain (30000)
+//   HUPTIME_MAX_DRAINING   generations allowed to drain at once (2)
+//   HUPTIME_CHECK     shell command run before each restart; unset: none
+//   HUPTIME_READY     "listen" (default) | "notify": what makes a new
+//                     generation ready (README: readiness)
 //   HUPTIME_FDS       hand-off state between generations (lib/handoff.h);
 //                     never set by the launcher
 #pragma once
@@ -38,16 +47,42 @@ inline constexpr const char* kEnvSigIgn = "HUPTIME_SIGIGN";
 inline constexpr const char* kEnvUnlink = "HUPTIME_UNLINK";
 inline constexpr const char* kEnvLog = "HUPTIME_LOG";
 inline constexpr const char* kEnvFds = "HUPTIME_FDS";
+inline constexpr const char* kEnvSignal = "HUPTIME_SIGNAL";
+inline constexpr const char* kEnvStopSignal = "HUPTIME_STOP_SIGNAL";
+inline constexpr const char* kEnvStartTimeout = "HUPTIME_START_TIMEOUT";
+inline constexpr const char* kEnvDrainTimeout = "HUPTIME_DRAIN_TIMEOUT";
+inline constexpr const char* kEnvMaxDraining = "HUPTIME_MAX_DRAINING";
+inline constexpr const char* kEnvCheck = "HUPTIME_CHECK";
+inline constexpr const char* kEnvReady = "HUPTIME_READY";
 inline constexpr const char* kEnvPrefix = "HUPTIME_";
 
 enum class Mode { kFork, kExec };
 
 enum class LogLevel { kError = 0, kWarn, kInfo, kDebug, kTrace };
 
+// What makes a new generation ready (README: readiness).
+enum class ReadyRule { kListen, kNotify };
+
+// Limits of the timeouts and counts, checked by the launcher and on decode.
+inline constexpr int64_t kMaxTimeoutMs = int64_t{7} * 24 * 3600 * 1000;
+inline constexpr int kMaxDrainingLimit = 64;
+
 std::optional<Mode> parse_mode(std::string_view text);
 const char* mode_name(Mode mode);
 const char* log_level_name(LogLevel level);
 std::optional<LogLevel> parse_log_level(std::string_view text);
+const char* ready_rule_name(ReadyRule rule);
+std::optional<ReadyRule> parse_ready_rule(std::string_view text);
+
+// A decimal integer, the whole text; nullopt otherwise.
+std::optional<int64_t> parse_number(std::string_view text);
+// "HUP", "SIGHUP", "hup", "1", "RTMIN+2" → signal number; nullopt for
+// anything else, and for KILL and STOP (they cannot be caught).
+std::optional<int> parse_signal(std::string_view text);
+// "HUP" for SIGHUP, "RTMIN+2", or the number as text.
+std::string signal_name(int sig);
+// "30" (seconds), "1.5s", "250ms", "2m" → milliseconds, 0..kMaxTimeoutMs.
+std::optional<int64_t> parse_duration_ms(std::string_view text);
 
 // Signal sets as 64-bit masks, bit (n-1) for signal n (1..64).
 uint64_t sigset_to_mask(const sigset_t& set);
@@ -65,6 +100,13 @@ struct LaunchConfig {
   uint64_t sigign = 0;
   std::vector<std::string> unlink;
   LogLevel log_level = LogLevel::kInfo;
+  int restart_signal = SIGHUP;
+  int stop_signal = 0;  // 0: send none
+  int64_t start_timeout_ms = 60'000;
+  int64_t drain_timeout_ms = 30'000;
+  int max_draining = 2;
+  std::string check;  // shell command; empty: none
+  ReadyRule ready = ReadyRule::kListen;
 };
 
 // Encode as NAME=VALUE strings (without LD_PRELOAD and HUPTIME_FDS).
