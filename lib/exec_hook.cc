@@ -38,6 +38,7 @@ void collect_inherited(Handoff* h) {
     if (h->state_fd < 0 || h->latch_fd < 0) h->state_fd = h->latch_fd = -1;
   }
   h->ready_fd = our_fd(OurFd::kReady);
+  h->svc_fd = our_fd(OurFd::kService);
   g_fds.for_each([&](int fd, uint32_t word) {
     FdKind kind = entry_kind(word);
     bool own = kind == FdKind::kListener && !entry_cloexec(word);
@@ -51,7 +52,7 @@ void collect_inherited(Handoff* h) {
 
 void set_cloexec(const Handoff& h, bool on) {
   int flag = on ? FD_CLOEXEC : 0;
-  for (int fd : {h.state_fd, h.latch_fd, h.ready_fd})
+  for (int fd : {h.state_fd, h.latch_fd, h.ready_fd, h.svc_fd})
     if (fd >= 0) raw_syscall6(SYS_fcntl, fd, F_SETFD, flag);
   for (int i = 0; i < h.n_listen; ++i)
     raw_syscall6(SYS_fcntl, h.listen[i].fd, F_SETFD, flag);

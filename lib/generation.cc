@@ -5,30 +5,32 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdint>
 
+#include "clock.h"
 #include "log.h"
 #include "our_fds.h"
+#include "proc_members.h"
 #include "real.h"
+#include "restart.h"
 #include "runtime.h"
+#include "service_state.h"
+#include "shared_state.h"
 
 namespace huptime {
 
 namespace {
 
-struct GenShared {
-  static constexpr uint32_t kMagic = 0x48555054;  // "HUPT"
-  std::atomic<uint32_t> magic;
-  std::atomic<uint32_t> generation;
-  std::atomic<int32_t> restart_owner;
-  std::atomic<uint32_t> ready;
-};
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 
 constinit std::atomic<GenShared*> g_shared{nullptr};
+constinit std::atomic<ProcSlot*> g_slot{nullptr};
+// The starting copy's page, in the process that started it.
+constinit std::atomic<GenShared*> g_next{nullptr};
 constexpr int kBarrierMs = 2000;
 
 GenShared* map_page(int fd) {
@@ -38,6 +40,54 @@ GenShared* map_page(int fd) {
 }
 
 bool pid_alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+// A slot for this process: a free one, or one whose process is gone.
+// Only system calls and atomics: runs in a fork child.
+void claim_slot(GenShared* page) {
+  int32_t self = g_rt.pid.load();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (ProcSlot& slot : page->slots) {
+      int32_t pid = slot.pid.load(std::memory_order_relaxed);
+      if (pid == self) {
+        g_slot.store(&slot);
+        break;
+      }
+      bool free_slot = pass == 0 ? pid == 0 : !pid_alive(pid);
+      if (free_slot && slot.pid.compare_exchange_strong(pid, self)) {
+        slot.conns.store(static_cast<int32_t>(g_conns.load()));
+        g_slot.store(&slot);
+        return;
+      }
+    }
+    if (g_slot.load()) return;
+  }
+  g_slot.store(nullptr);  // more processes than slots: not counted
+}
+
+// A new page and drain latch, adopted as `page_fd`/`latch_fd`.
+GenShared* create_page(uint32_t generation, pid_t root, OurFd page_fd,
+                       OurFd latch_fd) {
+  int memfd =
+      adopt_our_fd(page_fd, memfd_create(kGenerationMemfdName, MFD_CLOEXEC));
+  if (memfd < 0 || ftruncate(memfd, sizeof(GenShared)) != 0) {
+    HUPTIME_LOG(kWarn, "cannot create generation state: {}", strerror(errno));
+    close_our_fd(page_fd);
+    return nullptr;
+  }
+  int latch = adopt_our_fd(latch_fd, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  GenShared* page = map_page(memfd);
+  if (latch < 0 || !page) {
+    HUPTIME_LOG(kWarn, "cannot create generation state: {}", strerror(errno));
+    close_our_fd(page_fd);
+    close_our_fd(latch_fd);
+    return nullptr;
+  }
+  page->generation.store(generation);
+  page->root_pid.store(root);
+  page->started_ms.store(monotonic_ms());
+  page->magic.store(GenShared::kMagic);
+  return page;
+}
 
 // Counts listeners still waiting for a bind(), and listeners claimed or
 // created here that are not listening yet. Requires the listener lock.
@@ -80,25 +130,12 @@ constinit std::atomic<bool> g_await_wait{false};
 
 bool gen_ensure(uint32_t generation) {
   if (g_shared.load(std::memory_order_acquire)) return true;
-  int memfd = adopt_our_fd(OurFd::kGenState,
-                           memfd_create("huptime-generation", MFD_CLOEXEC));
-  if (memfd < 0 || ftruncate(memfd, sizeof(GenShared)) != 0) {
-    HUPTIME_LOG(kWarn, "cannot create generation state: {}", strerror(errno));
-    close_our_fd(OurFd::kGenState);
-    return false;
-  }
-  int latch =
-      adopt_our_fd(OurFd::kDrainLatch, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  GenShared* page = map_page(memfd);
-  if (latch < 0 || !page) {
-    HUPTIME_LOG(kWarn, "cannot create generation state: {}", strerror(errno));
-    close_our_fd(OurFd::kGenState);
-    close_our_fd(OurFd::kDrainLatch);
-    return false;
-  }
-  page->generation.store(generation);
-  page->magic.store(GenShared::kMagic);
+  service_ensure();
+  GenShared* page = create_page(generation, g_rt.pid.load(), OurFd::kGenState,
+                                OurFd::kDrainLatch);
+  if (!page) return false;
   g_rt.generation.store(generation);
+  claim_slot(page);
   g_shared.store(page, std::memory_order_release);
   return true;
 }
@@ -112,8 +149,56 @@ bool gen_attach(int state_fd, int latch_fd) {
   adopt_our_fd(OurFd::kGenState, state_fd);
   adopt_our_fd(OurFd::kDrainLatch, latch_fd);
   g_rt.generation.store(page->generation.load());
+  service_ensure();
+  claim_slot(page);
   g_shared.store(page, std::memory_order_release);
   return true;
+}
+
+void gen_count_conns(int delta) {
+  if (ProcSlot* slot = g_slot.load(std::memory_order_relaxed))
+    slot->conns.fetch_add(delta, std::memory_order_relaxed);
+}
+
+pid_t gen_root_pid() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  return page ? page->root_pid.load() : 0;
+}
+
+bool gen_prepare_next(uint32_t generation, int* state_fd, int* latch_fd) {
+  gen_release_next();
+  GenShared* page =
+      create_page(generation, 0, OurFd::kChildGen, OurFd::kChildLatch);
+  if (!page) return false;
+  *state_fd = our_fd(OurFd::kChildGen);
+  *latch_fd = our_fd(OurFd::kChildLatch);
+  g_next.store(page);
+  return true;
+}
+
+void gen_next_started(pid_t pid) {
+  if (GenShared* page = g_next.load()) page->root_pid.store(pid);
+}
+
+void gen_next_mark_ready() {
+  GenShared* page = g_next.load();
+  if (!page) return;
+  page->ready_ms.store(monotonic_ms());
+  page->ready.store(1);
+}
+
+bool gen_next_kill_all(int timeout_ms) {
+  int fd = our_fd(OurFd::kChildGen);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) return false;
+  return kill_all_holders(st.st_dev, st.st_ino, timeout_ms);
+}
+
+void gen_release_next() {
+  GenShared* page = g_next.exchange(nullptr);
+  if (page) munmap(page, sizeof(GenShared));
+  close_our_fd(OurFd::kChildGen);
+  close_our_fd(OurFd::kChildLatch);
 }
 
 bool gen_exists() { return g_shared.load(std::memory_order_acquire); }
@@ -140,6 +225,8 @@ void gen_release_restart_token() {
 }
 
 void gen_announce_drain() {
+  if (GenShared* page = g_shared.load(std::memory_order_acquire))
+    page->draining.store(1);
   int latch = our_fd(OurFd::kDrainLatch);
   if (latch >= 0) eventfd_write(latch, 1);
 }
@@ -152,6 +239,8 @@ bool gen_drain_announced() {
 }
 
 void gen_clear_drain() {
+  if (GenShared* page = g_shared.load(std::memory_order_acquire))
+    page->draining.store(0);
   int latch = our_fd(OurFd::kDrainLatch);
   eventfd_t value;
   if (latch >= 0) eventfd_read(latch, &value);
@@ -172,13 +261,23 @@ void gen_note_wait_slow() {
   }
   uint32_t expected = 0;
   int ready = our_fd(OurFd::kReady);
-  if (page->ready.compare_exchange_strong(expected, 1)) {
+  // With --ready=notify the program's READY=1 decides, and the process
+  // that started us hears it; the first start has no one to tell.
+  bool by_notify = g_rt.config->ready == ReadyRule::kNotify && ready >= 0;
+  if (!by_notify && page->ready.compare_exchange_strong(expected, 1)) {
+    page->ready_ms.store(monotonic_ms());
     HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
                 page->generation.load(), count, count == 1 ? "" : "s");
+    service_set_current(page->generation.load(), page->root_pid.load());
     if (ready >= 0) {
       char byte = 'R';
       send(ready, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
       shutdown(ready, SHUT_WR);
+    } else {
+      // Exec mode: no one else sees this restart end. The restart thread
+      // looks for a follow-up restart owed.
+      service_end_attempt(true, {});
+      restart_poke();
     }
   }
   // The hand-off barrier: accept nothing until the old generation has
@@ -199,6 +298,13 @@ void gen_note_wait_slow() {
                   "the old generation did not confirm it stopped "
                   "accepting within {} ms; accepting anyway",
                   kBarrierMs);
+    // Not ready by the old generation's account yet (--ready=notify): the
+    // ready socket stays open, its hang-up is how the old generation
+    // learns that we are gone. The restart thread releases it later.
+    if (rc == 0 && by_notify) {
+      g_await_wait.store(false);
+      return;
+    }
   }
   g_await_wait.store(false);
   release_starting_resources();
@@ -252,6 +358,13 @@ void gen_relock() {
   if (g_accept_lock_held.load()) lock_page(F_RDLCK, F_SETLK);
 }
 
-void gen_after_fork_child() { g_accept_lock_held.store(false); }
+void gen_after_fork_child() {
+  g_accept_lock_held.store(false);
+  // The starting copy is the parent's business.
+  if (GenShared* next = g_next.exchange(nullptr))
+    munmap(next, sizeof(GenShared));
+  if (GenShared* page = g_shared.load(std::memory_order_acquire))
+    claim_slot(page);
+}
 
 }  // namespace huptime

@@ -74,7 +74,25 @@ bool gen_wait_others_stopped(int timeout_ms);
 // program closed the number our page was at (we moved it), take it again.
 void gen_relock();
 
-// After fork in the child: the lock was not inherited.
+// After fork in the child: the lock was not inherited; take a slot.
 void gen_after_fork_child();
+
+// Connections this process opened (+1) or closed (-1), for --status.
+void gen_count_conns(int delta);
+
+// The process this generation started as.
+pid_t gen_root_pid();
+
+// The old generation's side of a new one: the leader creates the new
+// generation's page and latch before starting it (handed over as
+// "state="), so that it can mark it ready (--ready=notify) and find and
+// kill all of its processes if it fails (rollback).
+bool gen_prepare_next(uint32_t generation, int* state_fd, int* latch_fd);
+void gen_next_started(pid_t pid);
+void gen_next_mark_ready();
+// SIGKILLs every process holding the new generation's page. True when none
+// is left within timeout_ms.
+bool gen_next_kill_all(int timeout_ms);
+void gen_release_next();
 
 }  // namespace huptime

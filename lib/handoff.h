@@ -7,9 +7,12 @@
 //           clone() can write its own pid in place without allocating.
 //   gen     generation number of the new image (1 is the first start).
 //   ready   a socket on which the new generation reports readiness.
-//   state   the generation's shared page and drain latch (only when a
-//           process execs in place within one generation, e.g. a wrapper
+//   state   the generation's shared page and drain latch: created by the
+//           old generation for a new copy (fork mode), or kept when a
+//           process execs in place within one generation (a wrapper
 //           script's `exec server`).
+//   svc     the service's shared page (service_state.h), checked on
+//           receipt: a memfd named huptime-service holding a valid page.
 //   listen  inherited listeners waiting for the program's bind(): fd and
 //           the socket's inode, checked on receipt so that a tampered or
 //           stale variable never makes us adopt a descriptor that is not
@@ -39,6 +42,7 @@ struct Handoff {
   int ready_fd = -1;
   int state_fd = -1;
   int latch_fd = -1;
+  int svc_fd = -1;
   int n_listen = 0;
   FdInode listen[kMaxFds];
   int n_own = 0;

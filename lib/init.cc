@@ -21,6 +21,7 @@
 #include "our_fds.h"
 #include "real.h"
 #include "runtime.h"
+#include "service_state.h"
 #include "tracking.h"
 
 extern char** environ;
@@ -103,6 +104,8 @@ void take_handoff(const char* text) {
     return;
   }
   g_rt.generation.store(h.generation);
+  if (h.svc_fd >= 0 && !service_attach(h.svc_fd))
+    HUPTIME_LOG(kWarn, "ignoring inherited service state fd {}", h.svc_fd);
   if (h.state_fd >= 0 && !gen_attach(h.state_fd, h.latch_fd))
     HUPTIME_LOG(kWarn, "ignoring inherited generation state");
   if (h.ready_fd >= 0) {

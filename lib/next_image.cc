@@ -23,15 +23,30 @@ std::string_view env_value(const std::vector<std::string>& env,
   return {};
 }
 
+bool replaced(const std::vector<std::string>& replace, const std::string& e) {
+  for (const std::string& r : replace) {
+    size_t eq = r.find('=');
+    if (e.size() > eq && e.compare(0, eq + 1, r, 0, eq + 1) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
-std::optional<ExecImage> build_next_image(const Handoff& handoff, int* error) {
+std::optional<std::string> resolve_next_command(int* error) {
+  const LaunchConfig& config = *g_rt.config;
+  return resolve_command(config.argv[0], env_value(*g_rt.base_env, "PATH"),
+                         config.cwd.empty() ? "/" : config.cwd,
+                         check_executable, error);
+}
+
+std::optional<ExecImage> build_next_image(
+    const Handoff& handoff, int* error,
+    const std::vector<std::string>& replace) {
   const LaunchConfig& config = *g_rt.config;
   const std::vector<std::string>& base = *g_rt.base_env;
   ExecImage image;
-  auto path = resolve_command(config.argv[0], env_value(base, "PATH"),
-                              config.cwd.empty() ? "/" : config.cwd,
-                              check_executable, error);
+  auto path = resolve_next_command(error);
   if (!path) return std::nullopt;
   image.path = *path;
   image.argv = config.argv;
@@ -41,8 +56,9 @@ std::optional<ExecImage> build_next_image(const Handoff& handoff, int* error) {
       if (e.size() > 11) preload += ":" + e.substr(11);
       continue;
     }
-    image.env.push_back(e);
+    if (!replaced(replace, e)) image.env.push_back(e);
   }
+  for (const std::string& r : replace) image.env.push_back(r);
   image.env.push_back(preload);
   for (size_t i = 0; i < g_rt.n_launch_vars; ++i)
     image.env.push_back(g_rt.launch_vars[i]);

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "exec_image.h"
 #include "handoff.h"
@@ -12,8 +14,15 @@
 namespace huptime {
 
 // On failure returns nullopt with *error: ENOENT (command not found),
-// EACCES (not executable) or another errno.
-std::optional<ExecImage> build_next_image(const Handoff& handoff, int* error);
+// EACCES (not executable) or another errno. `replace` holds NAME=VALUE
+// entries that replace the base environment's (NOTIFY_SOCKET).
+std::optional<ExecImage> build_next_image(
+    const Handoff& handoff, int* error,
+    const std::vector<std::string>& replace = {});
+
+// The path the next generation would start, or nullopt with *error: the
+// check exec mode makes before it drains.
+std::optional<std::string> resolve_next_command(int* error);
 
 // Removes the --unlink files (pidfiles and the like). Logs each.
 void unlink_configured_files();

@@ -22,6 +22,10 @@ enum class OurFd : uint32_t {
   kChildPid,     // old generation: pidfd of the starting copy
   kPlaceholder,  // left where listeners were, never readable
   kPlaceholderPeer,
+  kService,     // memfd holding the service's shared page
+  kChildGen,    // old generation: the starting copy's generation page
+  kChildLatch,  // old generation: the starting copy's drain latch
+  kNotify,      // old generation: the notify socket (--ready=notify)
   kCount
 };
 

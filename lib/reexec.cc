@@ -15,6 +15,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "next_image.h"
+#include "our_fds.h"
 #include "raw_syscall.h"
 #include "real.h"
 #include "runtime.h"
@@ -26,6 +27,7 @@ int reexec_in_place() {
   Handoff handoff;
   handoff.generation = gen_number() + 1;
   listeners_collect(&handoff, true);
+  handoff.svc_fd = our_fd(OurFd::kService);
   int error = 0;
   auto image = build_next_image(handoff, &error);
   if (!image) return error;
@@ -59,6 +61,7 @@ int reexec_in_place() {
   }
   for (int i = 0; i < handoff.n_listen; ++i)
     real::fcntl(handoff.listen[i].fd, F_SETFD, 0);
+  if (handoff.svc_fd >= 0) real::fcntl(handoff.svc_fd, F_SETFD, 0);
   sigset_t mask = mask_to_sigset(g_rt.config->sigmask), old;
   pthread_sigmask(SIG_SETMASK, &mask, &old);
   real::execve(image->path.c_str(), image->argv_ptrs.data(),
@@ -67,6 +70,7 @@ int reexec_in_place() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   for (int i = 0; i < handoff.n_listen; ++i)
     real::fcntl(handoff.listen[i].fd, F_SETFD, FD_CLOEXEC);
+  if (handoff.svc_fd >= 0) real::fcntl(handoff.svc_fd, F_SETFD, FD_CLOEXEC);
   for (int fd = 0; fd < 3; ++fd)
     if (stdio_flags[fd] > 0) real::fcntl(fd, F_SETFD, stdio_flags[fd]);
   signals_restore_all();

@@ -13,91 +13,146 @@
 #include <cstdio>
 #include <cstring>
 
+#include "clock.h"
 #include "generation.h"
 #include "listeners.h"
 #include "log.h"
+#include "new_copy.h"
 #include "next_image.h"
 #include "our_fds.h"
+#include "preflight.h"
 #include "raw_syscall.h"
 #include "real.h"
 #include "reexec.h"
 #include "restart_machine.h"
 #include "runtime.h"
+#include "service_state.h"
 #include "signals.h"
-#include "spawn.h"
 
 namespace huptime {
 
 namespace {
 
 constinit std::atomic<pid_t> g_thread_pid{0};
-constexpr int64_t kSweepMs = 1000;
+// A draining process looks for connections closed behind our back, and
+// for newer generations that want it gone (--max-draining), this often.
+constexpr int64_t kSweepMs = 250;
 
-int64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
-}
-
-// The starting copy, as seen from the process that started it.
-struct NewCopy {
-  pid_t pid = -1;
-  bool reaped = false;
-  int status = 0;
-};
-
+// The restart thread of one process: feeds its RestartMachine and
+// carries out the actions.
 class RestartThread {
  public:
-  RestartThread() : machine_(g_rt.config->mode, RestartTimeouts{}) {}
+  RestartThread()
+      : machine_(g_rt.config->mode,
+                 RestartTimeouts{g_rt.config->start_timeout_ms,
+                                 g_rt.config->drain_timeout_ms}) {}
   [[noreturn]] void run();
 
  private:
   void handle(RestartEvent event);
   void carry_out(uint32_t actions);
   void on_signal();
-  void on_child_ready_readable();
-  void spawn();
-  void kill_new_copy();
-  void reap_new_copy(bool block);
-  void forget_new_copy();
-  std::string failure_reason();
+  void begin_restart(const char* why);
+  bool preflight(std::string* reason);
+  void start_new_copy();
+  void on_ready_channel(NewCopy::Report report);
+  void new_copy_ready();
+  void new_copy_failed(const std::string& reason);
+  void start_owed_restart();
+  void send_stop_signal();
+  void drain_step(int64_t now);
   [[noreturn]] void exit_drained();
   void reexec();
 
   RestartMachine machine_;
-  NewCopy child_;
+  NewCopy copy_;
   int64_t next_sweep_ms_ = -1;
 };
 
 void RestartThread::handle(RestartEvent event) {
   RestartState before = machine_.state();
-  uint32_t actions = machine_.on(event, now_ms());
+  uint32_t actions = machine_.on(event, monotonic_ms());
   HUPTIME_LOG(kDebug, "restart machine: {} + {} -> {}", state_name(before),
               event_name(event), state_name(machine_.state()));
   carry_out(actions);
 }
 
 void RestartThread::on_signal() {
-  RestartState state = machine_.state();
-  if (state == RestartState::kServing) {
-    if (!gen_take_restart_token()) {
-      HUPTIME_LOG(kInfo,
-                  "restart already under way in another process of "
-                  "this generation; ignoring SIGHUP");
-      return;
-    }
-    HUPTIME_LOG(kInfo, "restart requested by SIGHUP: {}",
-                g_rt.config->mode == Mode::kExec ? "draining before re-exec"
-                                                 : "starting a new copy");
-  } else if (state == RestartState::kStarting) {
+  std::string sig = signal_name(restart_signal());
+  if (machine_.state() != RestartState::kServing) {
+    handle(RestartEvent::kRestartSignal);
+    return;
+  }
+  // A generation that is still starting (it got a signal meant for the
+  // whole group) owes the restart: it starts once this one is ready.
+  if (service_restart_in_flight()) {
+    HUPTIME_LOG(kInfo, "SIG{} during a restart: one more restart will follow",
+                sig);
+    service_set_pending();
+    return;
+  }
+  if (!gen_take_restart_token()) {
     HUPTIME_LOG(kInfo,
-                "SIGHUP during a restart: one more restart will "
-                "follow this one");
-  } else {
-    HUPTIME_LOG(kInfo, "SIGHUP ignored: this process is {}", state_name(state));
+                "restart already under way in another process of "
+                "this generation; ignoring SIG{}",
+                sig);
+    return;
+  }
+  begin_restart(("SIG" + sig).c_str());
+}
+
+// Counts the attempt, runs the pre-flight checks, then lets the machine
+// start it. Requires the restart token.
+void RestartThread::begin_restart(const char* why) {
+  uint32_t attempt = service_begin_attempt();
+  HUPTIME_LOG(kInfo, "restart #{} requested by {}: {}", attempt, why,
+              g_rt.config->mode == Mode::kExec ? "draining before re-exec"
+                                               : "starting a new copy");
+  std::string reason;
+  if (!preflight(&reason)) {
+    HUPTIME_LOG(kError, "restart #{} aborted: {}; still serving", attempt,
+                reason);
+    service_end_attempt(false, reason);
+    gen_release_restart_token();
     return;
   }
   handle(RestartEvent::kRestartSignal);
+}
+
+// --check, and in exec mode (which cannot come back once it has drained)
+// that the command still resolves to an executable.
+bool RestartThread::preflight(std::string* reason) {
+  const LaunchConfig& config = *g_rt.config;
+  if (config.mode == Mode::kExec) {
+    int error = 0;
+    if (!resolve_next_command(&error)) {
+      *reason = "cannot start " + config.argv[0] + ": " + strerror(error);
+      return false;
+    }
+  }
+  if (config.check.empty()) return true;
+  HUPTIME_LOG(kInfo, "running check: {}", config.check);
+  CheckResult result = run_check(config.check, config.cwd.c_str(), environ,
+                                 config.start_timeout_ms);
+  if (!result.ok)
+    *reason = "check `" + config.check + "` failed: " + result.reason;
+  return result.ok;
+}
+
+void RestartThread::start_new_copy() {
+  std::string reason;
+  if (!copy_.start(gen_number() + 1, &reason)) new_copy_failed(reason);
+}
+
+void RestartThread::send_stop_signal() {
+  int sig = g_rt.config->stop_signal;
+  pid_t root = gen_root_pid();
+  if (sig <= 0 || root <= 0) return;
+  HUPTIME_LOG(kInfo, "sending SIG{} to pid {} (--stop-signal)",
+              signal_name(sig), root);
+  if (kill(root, sig) != 0)
+    HUPTIME_LOG(kWarn, "cannot send SIG{} to pid {}: {}", signal_name(sig),
+                root, strerror(errno));
 }
 
 // Actions run in a fixed order: stop accepting before telling the rest of
@@ -105,7 +160,12 @@ void RestartThread::on_signal() {
 // retires listeners without the copies exec mode keeps).
 void RestartThread::carry_out(uint32_t actions) {
   bool exec_leader = machine_.leader() && g_rt.config->mode == Mode::kExec;
-  if (actions & action::kKillNew) kill_new_copy();
+  if (actions & action::kOweRestart) {
+    HUPTIME_LOG(kInfo, "SIG{} during a restart: one more restart will follow",
+                signal_name(restart_signal()));
+    service_set_pending();
+  }
+  if (actions & action::kKillNew) copy_.kill_all();
   if (actions & action::kReleaseToken) gen_release_restart_token();
   if (actions & action::kResumeAccepting) {
     listeners_resume_accepting();
@@ -113,143 +173,94 @@ void RestartThread::carry_out(uint32_t actions) {
   }
   if (actions & action::kStopAccepting) {
     listeners_stop_accepting(exec_leader);
-    next_sweep_ms_ = now_ms();
+    next_sweep_ms_ = monotonic_ms();
     HUPTIME_LOG(kDebug, "draining {} connection{}", g_conns.load(),
                 g_conns.load() == 1 ? "" : "s");
   }
-  if (actions & action::kAnnounceDrain) gen_announce_drain();
+  if (actions & action::kAnnounceDrain) {
+    gen_announce_drain();
+    if (!exec_leader) send_stop_signal();
+  }
   if (actions & action::kCloseConns)
     HUPTIME_LOG(kWarn, "drain timeout: closing {} connection{} still open",
                 g_conns.load(), g_conns.load() == 1 ? "" : "s");
-  if (actions & action::kSpawn) spawn();
+  if (actions & action::kSpawn) start_new_copy();
   if (actions & action::kExit) exit_drained();
   if (actions & action::kReExec) reexec();
 }
 
-void RestartThread::spawn() {
-  Handoff handoff;
-  handoff.generation = gen_number() + 1;
-  listeners_collect(&handoff, false);
-  int pair[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    HUPTIME_LOG(kError, "cannot start a new copy: socketpair: {}",
-                strerror(errno));
-    handle(RestartEvent::kNewFailed);
-    return;
-  }
-  int mine = adopt_our_fd(OurFd::kChildReady, pair[0]);
-  int theirs = real::fcntl(pair[1], F_DUPFD_CLOEXEC, 3);
-  real::close(pair[1]);
-  handoff.ready_fd = theirs;
-  int error = 0;
-  auto image = build_next_image(handoff, &error);
-  Spawned spawned;
-  if (image) {
-    int keep[Handoff::kMaxFds + 1];
-    int n = 0;
-    for (int i = 0; i < handoff.n_listen; ++i) keep[n++] = handoff.listen[i].fd;
-    keep[n++] = theirs;
-    unlink_configured_files();
-    spawned = spawn_image(*image, keep, n);
-    error = spawned.error;
-  }
-  real::close(theirs);
-  if (spawned.pid < 0) {
-    HUPTIME_LOG(kError, "new copy failed: cannot start {}: {}; still serving",
-                g_rt.config->argv[0], strerror(error));
-    close_our_fd(OurFd::kChildReady);
-    handle(RestartEvent::kNewFailed);
-    return;
-  }
-  (void)mine;
-  forget_new_copy();
-  child_.pid = spawned.pid;
-  // pidfd_open's fd is close-on-exec already; it is ours, never the
-  // program's: kept in the books so the program cannot close it under us.
-  adopt_our_fd(OurFd::kChildPid,
-               static_cast<int>(raw_syscall6(SYS_pidfd_open, spawned.pid, 0)));
-  HUPTIME_LOG(kInfo,
-              "new copy started as pid {} (generation {}, {} "
-              "listener{})",
-              spawned.pid, handoff.generation, handoff.n_listen,
-              handoff.n_listen == 1 ? "" : "s");
-}
-
-// The previous new copy is history: release its pidfd.
-void RestartThread::forget_new_copy() {
-  close_our_fd(OurFd::kChildPid);
-  child_ = NewCopy{};
-}
-
-void RestartThread::reap_new_copy(bool block) {
-  if (child_.pid <= 0 || child_.reaped) return;
-  siginfo_t info{};
-  int rc = waitid(P_PID, static_cast<id_t>(child_.pid), &info,
-                  WEXITED | (block ? 0 : WNOHANG));
-  if (rc == 0 && info.si_pid == child_.pid) {
-    child_.reaped = true;
-    // Exit status, or minus the signal that ended it.
-    child_.status =
-        info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
-  } else if (rc != 0 && errno == ECHILD) {
-    child_.reaped = true;  // the program reaped it
-    child_.status = 0;
-  }
-  if (child_.reaped) close_our_fd(OurFd::kChildPid);
-}
-
-std::string RestartThread::failure_reason() {
-  reap_new_copy(false);
-  if (!child_.reaped) return "it closed its ready channel";
-  if (child_.status < 0)
-    return std::string("killed by signal ") + sigabbrev_np(-child_.status);
-  return "exit status " + std::to_string(child_.status);
-}
-
-void RestartThread::kill_new_copy() {
-  if (child_.pid > 0 && !child_.reaped) {
-    kill(child_.pid, SIGKILL);
-    reap_new_copy(true);
-  }
-}
-
-void RestartThread::on_child_ready_readable() {
-  int fd = our_fd(OurFd::kChildReady);
-  char byte = 0;
-  ssize_t n = recv(fd, &byte, 1, MSG_DONTWAIT);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n == 1 && byte == 'R') {
-    handle(RestartEvent::kNewReady);
-    // And neither do the workers it forked: they stop when they see the
-    // drain latch, within a few milliseconds.
-    if (!gen_wait_others_stopped(1000))
-      HUPTIME_LOG(kWarn,
-                  "some processes of this generation still accept "
-                  "after 1 s; handing over anyway");
-    // Logged once this generation no longer accepts: from this line on,
-    // only the new version answers new connections.
-    HUPTIME_LOG(kInfo, "new copy pid {} is ready; draining {} connection{}",
-                child_.pid, g_conns.load(), g_conns.load() == 1 ? "" : "s");
-    // Hanging up tells the new generation we stopped accepting: its
-    // barrier (generation.cc) lets it accept from now on.
-    close_our_fd(OurFd::kChildReady);
-    return;
-  }
+void RestartThread::new_copy_ready() {
+  service_set_current(gen_number() + 1, copy_.pid());
+  copy_.handed_over();
+  service_end_attempt(true, {});
+  handle(RestartEvent::kNewReady);
+  // And neither do the workers it forked: they stop when they see the
+  // drain latch, within a few milliseconds.
+  if (!gen_wait_others_stopped(1000))
+    HUPTIME_LOG(kWarn,
+                "some processes of this generation still accept "
+                "after 1 s; handing over anyway");
+  // Logged once this generation no longer accepts: from this line on,
+  // only the new version answers new connections.
+  HUPTIME_LOG(kInfo, "new copy pid {} is ready; draining {} connection{}",
+              copy_.pid(), g_conns.load(), g_conns.load() == 1 ? "" : "s");
+  // Hanging up tells the new generation we stopped accepting: its
+  // barrier (generation.cc) lets it accept from now on.
   close_our_fd(OurFd::kChildReady);
-  // Give a crashed child a moment to become reapable, for the log.
-  for (int i = 0; i < 20 && !child_.reaped; ++i) {
-    reap_new_copy(false);
-    if (!child_.reaped) {
-      int pidfd = our_fd(OurFd::kChildPid);
-      pollfd p{pidfd, POLLIN, 0};
-      real::poll(&p, pidfd >= 0 ? 1 : 0, 10);
+}
+
+void RestartThread::new_copy_failed(const std::string& reason) {
+  if (copy_.pid() > 0) {
+    HUPTIME_LOG(kError,
+                "new copy pid {} failed before it was ready ({}); "
+                "still serving",
+                copy_.pid(), reason);
+    copy_.kill_all();
+  } else {
+    HUPTIME_LOG(kError, "new copy failed: {}; still serving", reason);
+  }
+  copy_.forget();
+  service_end_attempt(false, reason);
+  handle(RestartEvent::kNewFailed);
+}
+
+void RestartThread::on_ready_channel(NewCopy::Report report) {
+  if (machine_.state() != RestartState::kStarting) return;
+  if (report == NewCopy::Report::kReady) new_copy_ready();
+  if (report == NewCopy::Report::kGone) {
+    std::string reason = copy_.failure_reason();
+    new_copy_failed(reason);
+  }
+}
+
+// A restart owed to this generation (signals during the last upgrade):
+// started once it serves, by one of its processes.
+void RestartThread::start_owed_restart() {
+  if (machine_.state() != RestartState::kServing || !gen_is_ready() ||
+      service_restart_in_flight() || !service_take_pending())
+    return;
+  if (!gen_take_restart_token()) {
+    service_set_pending();  // another process of ours runs one
+    return;
+  }
+  begin_restart("a signal received during the last restart");
+}
+
+void RestartThread::drain_step(int64_t now) {
+  if (now >= next_sweep_ms_) {
+    listeners_sweep_conns();
+    next_sweep_ms_ = now + kSweepMs;
+    if (service_too_many_draining(gen_number())) {
+      HUPTIME_LOG(kWarn,
+                  "more than {} generations draining: finishing "
+                  "generation {} now",
+                  g_rt.config->max_draining, gen_number());
+      handle(RestartEvent::kDrainTimeout);
+      return;
     }
   }
-  HUPTIME_LOG(kError,
-              "new copy pid {} failed before it was ready ({}); "
-              "still serving",
-              child_.pid, failure_reason());
-  handle(RestartEvent::kNewFailed);
+  if (g_conns.load() <= 0 && g_accepts_in_flight.load() == 0)
+    handle(RestartEvent::kDrained);
 }
 
 void RestartThread::exit_drained() {
@@ -266,20 +277,24 @@ void RestartThread::exit_drained() {
 
 void RestartThread::reexec() {
   int error = reexec_in_place();
-  HUPTIME_LOG(kError, "re-exec failed: {}; serving again", strerror(error));
+  std::string reason = std::string("re-exec failed: ") + strerror(error);
+  HUPTIME_LOG(kError, "{}; serving again", reason);
+  service_end_attempt(false, reason);
   handle(RestartEvent::kExecFailed);
 }
 
 void RestartThread::run() {
   while (true) {
     if (g_restart_requested.exchange(false)) on_signal();
+    start_owed_restart();
     RestartState state = machine_.state();
-    pollfd fds[5];
+    bool starting = state == RestartState::kStarting;
+    pollfd fds[6];
     int n = 0;
     int pipe_fd = our_fd(OurFd::kSelfPipeRead);
     fds[n++] = {pipe_fd, POLLIN, 0};
     int latch = our_fd(OurFd::kDrainLatch);
-    int latch_i = -1, ready_i = -1, child_i = -1, pidfd_i = -1;
+    int latch_i = -1, ready_i = -1, child_i = -1, pidfd_i = -1, notify_i = -1;
     if (latch >= 0 && state != RestartState::kDraining &&
         state != RestartState::kDone) {
       latch_i = n;
@@ -290,17 +305,19 @@ void RestartThread::run() {
       ready_i = n;
       fds[n++] = {ready, POLLRDHUP, 0};
     }
-    int child_ready = our_fd(OurFd::kChildReady);
-    if (child_ready >= 0 && state == RestartState::kStarting) {
+    if (copy_.ready_fd() >= 0 && starting) {
       child_i = n;
-      fds[n++] = {child_ready, POLLIN, 0};
+      fds[n++] = {copy_.ready_fd(), POLLIN, 0};
     }
-    int pidfd = our_fd(OurFd::kChildPid);
-    if (pidfd >= 0 && !child_.reaped) {
+    if (copy_.notify_fd() >= 0 && starting) {
+      notify_i = n;
+      fds[n++] = {copy_.notify_fd(), POLLIN, 0};
+    }
+    if (copy_.pid_fd() >= 0) {
       pidfd_i = n;
-      fds[n++] = {pidfd, POLLIN, 0};
+      fds[n++] = {copy_.pid_fd(), POLLIN, 0};
     }
-    int64_t now = now_ms();
+    int64_t now = monotonic_ms();
     int64_t deadline = machine_.deadline_ms();
     if (state == RestartState::kDraining &&
         (deadline < 0 || next_sweep_ms_ < deadline))
@@ -320,31 +337,34 @@ void RestartThread::run() {
       for (ssize_t i = 0; i < got; ++i)
         if (buf[i] == 'S') on_signal();
     }
-    if (pidfd_i >= 0 && (fds[pidfd_i].revents & POLLIN)) reap_new_copy(false);
     if (ready_i >= 0 && fds[ready_i].revents) gen_after_ready();
-    if (child_i >= 0 && fds[child_i].revents) on_child_ready_readable();
+    if (notify_i >= 0 && fds[notify_i].revents)
+      on_ready_channel(copy_.read_notify());
+    if (child_i >= 0 && fds[child_i].revents)
+      on_ready_channel(copy_.read_ready_channel());
+    // The first process exiting is no failure (daemons do): the ready
+    // channel hangs up when the last process of the copy is gone.
+    if (pidfd_i >= 0 && (fds[pidfd_i].revents & POLLIN)) copy_.reap(false);
     if (latch_i >= 0 && (fds[latch_i].revents & POLLIN) &&
         machine_.state() != RestartState::kDraining) {
       HUPTIME_LOG(kDebug, "generation is draining; stopping accepting");
       handle(RestartEvent::kDrainRequested);
     }
-    now = now_ms();
-    if (machine_.state() == RestartState::kDraining) {
-      if (now >= next_sweep_ms_) {
-        listeners_sweep_conns();
-        next_sweep_ms_ = now + kSweepMs;
-      }
-      if (g_conns.load() <= 0 && g_accepts_in_flight.load() == 0)
-        handle(RestartEvent::kDrained);
-    }
+    now = monotonic_ms();
+    if (machine_.state() == RestartState::kDraining) drain_step(now);
     if (machine_.deadline_ms() >= 0 && now >= machine_.deadline_ms()) {
       RestartEvent event = machine_.deadline_event();
-      if (event == RestartEvent::kStartTimeout)
+      if (event == RestartEvent::kStartTimeout) {
+        std::string reason = fmt::format("not ready within {} ms",
+                                         g_rt.config->start_timeout_ms);
         HUPTIME_LOG(kError,
-                    "new copy pid {} failed: not ready within {} s; "
-                    "killing it; still serving",
-                    child_.pid, RestartTimeouts{}.start_ms / 1000);
+                    "new copy pid {} failed: {}; killing it; "
+                    "still serving",
+                    copy_.pid(), reason);
+        service_end_attempt(false, reason);
+      }
       handle(event);
+      if (event == RestartEvent::kStartTimeout) copy_.forget();
     }
   }
 }
@@ -417,6 +437,9 @@ void restart_after_fork_child() {
   g_start_lock = PTHREAD_MUTEX_INITIALIZER;
   close_our_fd(OurFd::kChildReady);
   close_our_fd(OurFd::kChildPid);
+  close_our_fd(OurFd::kChildGen);
+  close_our_fd(OurFd::kChildLatch);
+  close_our_fd(OurFd::kNotify);
   close_our_fd(OurFd::kSelfPipeRead);
   close_our_fd(OurFd::kSelfPipeWrite);
 }

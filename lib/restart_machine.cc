@@ -27,14 +27,8 @@ uint32_t RestartMachine::back_to_serving(int64_t now_ms, uint32_t extra) {
   state_ = RestartState::kServing;
   deadline_ms_ = -1;
   leader_ = false;
-  extra |= action::kReleaseToken;
-  if (pending_) {
-    // The follow-up upgrade starts now that this one has finished. The
-    // token is released and taken again by restart.cc in that order.
-    pending_ = false;
-    extra |= start(now_ms);
-  }
-  return extra;
+  (void)now_ms;
+  return extra | action::kReleaseToken;
 }
 
 uint32_t RestartMachine::on(RestartEvent event, int64_t now_ms) {
@@ -46,11 +40,8 @@ uint32_t RestartMachine::on(RestartEvent event, int64_t now_ms) {
     case RestartState::kStarting:
       switch (event) {
         case RestartEvent::kRestartSignal:
-          pending_ = true;
-          return 0;
+          return action::kOweRestart;
         case RestartEvent::kNewReady:
-          // The new generation takes over; a coalesced signal is its job.
-          pending_ = false;
           return drain(now_ms, action::kAnnounceDrain);
         case RestartEvent::kNewFailed:
           return back_to_serving(now_ms, 0);
@@ -63,15 +54,19 @@ uint32_t RestartMachine::on(RestartEvent event, int64_t now_ms) {
       }
       break;
     case RestartState::kDraining:
+      // The exec leader's next image serves next: the follow-up is its.
+      if (event == RestartEvent::kRestartSignal && leader_ &&
+          mode_ == Mode::kExec)
+        return action::kOweRestart;
       if (event == RestartEvent::kDrained) return finish_drain(0);
       if (event == RestartEvent::kDrainTimeout)
         return finish_drain(action::kCloseConns);
       break;
     case RestartState::kDone:
-      if (event == RestartEvent::kExecFailed && leader_ &&
-          mode_ == Mode::kExec) {
-        pending_ = false;
-        return back_to_serving(now_ms, action::kResumeAccepting);
+      if (leader_ && mode_ == Mode::kExec) {
+        if (event == RestartEvent::kRestartSignal) return action::kOweRestart;
+        if (event == RestartEvent::kExecFailed)
+          return back_to_serving(now_ms, action::kResumeAccepting);
       }
       break;
   }

@@ -9,8 +9,11 @@
 //  - The old generation serves until the new one is ready: listeners are
 //    retired only on kNewReady (fork mode). Exec mode cannot overlap, so it
 //    retires at once and re-execs after draining; if exec fails it resumes.
-//  - One upgrade in flight: restart signals while starting coalesce into at
-//    most one follow-up, started once the current upgrade has finished.
+//  - One upgrade in flight: a restart signal while starting (or, in exec
+//    mode, while the leader drains) is owed as one follow-up, kept in the
+//    service's shared page (service_state.h) so that whichever generation
+//    serves once the upgrade ends starts it: the old one after a failure,
+//    the new one once it is ready. Owed signals coalesce into one.
 //  - Every wait has a deadline: starting (start_timeout) and draining
 //    (drain_timeout). On a start timeout the new copy is killed and the old
 //    one keeps serving; on a drain timeout the remaining connections are
@@ -53,7 +56,8 @@ inline constexpr uint32_t kResumeAccepting = 1u << 5;  // undo kStopAccepting
 inline constexpr uint32_t kCloseConns = 1u << 6;       // drain deadline passed
 inline constexpr uint32_t kExit = 1u << 7;
 inline constexpr uint32_t kReExec = 1u << 8;
-inline constexpr uint32_t kIgnored = 1u << 9;  // event had no effect
+inline constexpr uint32_t kIgnored = 1u << 9;      // event had no effect
+inline constexpr uint32_t kOweRestart = 1u << 10;  // record a follow-up
 }  // namespace action
 
 struct RestartTimeouts {
@@ -61,6 +65,7 @@ struct RestartTimeouts {
   int64_t drain_ms = 30'000;
 };
 
+// The defaults; the launcher's --start-timeout and --drain-timeout set them.
 class RestartMachine {
  public:
   RestartMachine(Mode mode, RestartTimeouts timeouts)
@@ -72,7 +77,6 @@ class RestartMachine {
 
   RestartState state() const { return state_; }
   bool leader() const { return leader_; }
-  bool pending_restart() const { return pending_; }
   // The deadline of the current state, or -1 when there is none.
   int64_t deadline_ms() const { return deadline_ms_; }
   // The event to feed when the deadline passes.
@@ -90,8 +94,7 @@ class RestartMachine {
   Mode mode_;
   RestartTimeouts timeouts_;
   RestartState state_ = RestartState::kServing;
-  bool leader_ = false;   // this process runs the current upgrade
-  bool pending_ = false;  // a restart signal arrived during an upgrade
+  bool leader_ = false;  // this process runs the current upgrade
   int64_t deadline_ms_ = -1;
 };
 

@@ -81,9 +81,10 @@ struct ServiceShared {
   std::atomic<int32_t> max_draining;
   std::atomic<int64_t> start_timeout_ms;
   std::atomic<int64_t> drain_timeout_ms;
-  std::atomic<int64_t> created_ms;  // CLOCK_MONOTONIC, first generation
-  std::atomic<uint32_t> argv_len;   // bytes of encode_list(argv) after
-                                    // the header
+  std::atomic<int64_t> created_ms;   // CLOCK_MONOTONIC, first generation
+  std::atomic<uint32_t> argv_len;    // bytes of encode_list(argv) after
+                                     // the header
+  std::atomic<int32_t> attempt_pid;  // the leader of the attempt under way
   char last_error[kErrorSize];
 };
 static_assert(sizeof(ServiceShared) <= ServiceShared::kHeaderSize);

@@ -75,7 +75,9 @@ void on_restart_signal(int sig, siginfo_t* info, void* context) {
 
 }  // namespace
 
-int restart_signal() { return SIGHUP; }
+int restart_signal() {
+  return g_rt.config ? g_rt.config->restart_signal : SIGHUP;
+}
 
 void signals_install() {
   bool expected = false;

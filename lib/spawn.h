@@ -7,6 +7,12 @@
 // fd above stderr close-on-exec except the hand-off, resets signal
 // dispositions and the mask to those at first start, enters the logical
 // working directory and execs.
+//
+// The child's exit signal is 0: the program gets no SIGCHLD for it and its
+// waitpid(-1) never reaps it (only __WALL waits do), so a pre-fork server
+// does not mistake it for one of its workers and we always learn how it
+// ended. Once the old generation exits, the kernel reparents it with
+// SIGCHLD as usual.
 #pragma once
 
 #include <sys/types.h>

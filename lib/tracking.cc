@@ -41,8 +41,10 @@ bool read_socket_id(int fd, SocketId* id) {
 
 void track_conn(int fd) {
   uint32_t prev = g_fds.exchange(fd, make_entry(FdKind::kConn, 0, false));
-  if (entry_kind(prev) != FdKind::kConn)
+  if (entry_kind(prev) != FdKind::kConn) {
     g_conns.fetch_add(1, std::memory_order_relaxed);
+    gen_count_conns(1);
+  }
 }
 
 void untrack(int fd) {
@@ -51,6 +53,7 @@ void untrack(int fd) {
   uint32_t prev = g_fds.exchange(fd, 0);
   switch (entry_kind(prev)) {
     case FdKind::kConn:
+      gen_count_conns(-1);
       if (g_conns.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
           g_stopped_accepting.load(std::memory_order_relaxed))
         restart_poke();

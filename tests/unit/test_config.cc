@@ -46,6 +46,13 @@ LaunchConfig full_config() {
   config.sigign = bit(SIGPIPE) | bit(1);
   config.unlink = {"/run/app.pid", "/run/odd,name:1"};
   config.log_level = LogLevel::kTrace;
+  config.restart_signal = SIGUSR2;
+  config.stop_signal = SIGQUIT;
+  config.start_timeout_ms = 1500;
+  config.drain_timeout_ms = 0;
+  config.max_draining = 5;
+  config.check = "nginx -t -c '/etc/my conf'";
+  config.ready = ReadyRule::kNotify;
   return config;
 }
 
@@ -57,6 +64,13 @@ void check_same(const LaunchConfig& a, const LaunchConfig& b) {
   CHECK(a.sigign == b.sigign);
   CHECK(a.unlink == b.unlink);
   CHECK(a.log_level == b.log_level);
+  CHECK(a.restart_signal == b.restart_signal);
+  CHECK(a.stop_signal == b.stop_signal);
+  CHECK(a.start_timeout_ms == b.start_timeout_ms);
+  CHECK(a.drain_timeout_ms == b.drain_timeout_ms);
+  CHECK(a.max_draining == b.max_draining);
+  CHECK(a.check == b.check);
+  CHECK(a.ready == b.ready);
 }
 
 }  // namespace
@@ -206,4 +220,61 @@ TEST_CASE("config: HUPTIME_ARGV must be present", "[config]") {
   CHECK_THAT(error, Catch::Contains(kEnvArgv));
   // A null error pointer is allowed.
   CHECK_FALSE(decode({}, nullptr).has_value());
+}
+
+TEST_CASE("config: signal names", "[config]") {
+  CHECK(parse_signal("HUP") == SIGHUP);
+  CHECK(parse_signal("SIGHUP") == SIGHUP);
+  CHECK(parse_signal("hup") == SIGHUP);
+  CHECK(parse_signal("sigusr2") == SIGUSR2);
+  CHECK(parse_signal("1") == 1);
+  CHECK(parse_signal("QUIT") == SIGQUIT);
+  CHECK(parse_signal("RTMIN") == SIGRTMIN);
+  CHECK(parse_signal("RTMIN+2") == SIGRTMIN + 2);
+  CHECK(parse_signal("SIGRTMAX-1") == SIGRTMAX - 1);
+  for (const char* bad :
+       {"", "KILL", "SIGKILL", "9", "STOP", "19", "0", "-1", "65", "FOO", "SIG",
+        "HUP ", "RTMIN+99", "RTMAX+1", "RTMIN-1", "1x"})
+    CHECK_FALSE(parse_signal(bad).has_value());
+  CHECK(signal_name(SIGHUP) == "HUP");
+  CHECK(signal_name(SIGUSR2) == "USR2");
+  CHECK(signal_name(SIGRTMIN) == "RTMIN");
+  CHECK(signal_name(SIGRTMIN + 3) == "RTMIN+3");
+  for (int sig : {SIGHUP, SIGTERM, SIGQUIT, SIGRTMIN + 1})
+    CHECK(parse_signal(signal_name(sig)) == sig);
+}
+
+TEST_CASE("config: durations", "[config]") {
+  CHECK(parse_duration_ms("30") == 30'000);
+  CHECK(parse_duration_ms("30s") == 30'000);
+  CHECK(parse_duration_ms("1.5s") == 1'500);
+  CHECK(parse_duration_ms("0.25") == 250);
+  CHECK(parse_duration_ms("250ms") == 250);
+  CHECK(parse_duration_ms("2m") == 120'000);
+  CHECK(parse_duration_ms("0") == 0);
+  CHECK(parse_duration_ms("604800") == kMaxTimeoutMs);
+  for (const char* bad :
+       {"", "s", "ms", "-1", "+1", "1.", ".5", "1.2345", "1h", "1 s", "abc",
+        "604801", "99999999999999", "1.-5", "1e3"})
+    CHECK_FALSE(parse_duration_ms(bad).has_value());
+}
+
+TEST_CASE("config: bad safe-reload variables are rejected", "[config]") {
+  Env env = to_map(encode_launch_env(full_config()));
+  for (auto [name, value] : {std::pair{kEnvSignal, "9"},
+                             {kEnvSignal, "HUP"},
+                             {kEnvSignal, "0"},
+                             {kEnvStopSignal, "-1"},
+                             {kEnvStartTimeout, "-5"},
+                             {kEnvDrainTimeout, "x"},
+                             {kEnvMaxDraining, "0"},
+                             {kEnvMaxDraining, "65"},
+                             {kEnvReady, "systemd"}}) {
+    Env bad = env;
+    bad[name] = value;
+    std::string error;
+    INFO(name << "=" << value);
+    CHECK_FALSE(decode(bad, &error).has_value());
+    CHECK(error.find(name) != std::string::npos);
+  }
 }

@@ -1,7 +1,7 @@
 // lib/restart_machine: states × events → actions, for both modes.
 //
 // The transition table is checked exhaustively: every reachable
-// configuration (state, leader, pending) of each mode is built by a path of
+// configuration (state, leader) of each mode is built by a path of
 // events from a fresh machine, then every event is applied to it. kTable
 // lists the transitions that do something; every pair it does not list must
 // be ignored (action::kIgnored, nothing changed).
@@ -35,27 +35,25 @@ struct Path {
   std::vector<E> events;
   S state;
   bool leader;
-  bool pending;
 };
 
 // The tables in this file keep one row per line, wider than 80 columns, so
 // that they read as tables.
 // clang-format off
 const Path kPaths[] = {
-    {"serving",          Mode::kFork, {},                                              S::kServing,  false, false},
-    {"starting",         Mode::kFork, {E::kRestartSignal},                             S::kStarting, true,  false},
-    {"starting+pending", Mode::kFork, {E::kRestartSignal, E::kRestartSignal},          S::kStarting, true,  true},
-    {"draining leader",  Mode::kFork, {E::kRestartSignal, E::kNewReady},               S::kDraining, true,  false},
-    {"draining sibling", Mode::kFork, {E::kDrainRequested},                            S::kDraining, false, false},
-    {"draining killed",  Mode::kFork, {E::kRestartSignal, E::kDrainRequested},         S::kDraining, true,  false},
-    {"done leader",      Mode::kFork, {E::kRestartSignal, E::kNewReady, E::kDrained},  S::kDone,     true,  false},
-    {"done sibling",     Mode::kFork, {E::kDrainRequested, E::kDrained},               S::kDone,     false, false},
+    {"serving",          Mode::kFork, {},                                              S::kServing,  false},
+    {"starting",         Mode::kFork, {E::kRestartSignal},                             S::kStarting, true},
+    {"draining leader",  Mode::kFork, {E::kRestartSignal, E::kNewReady},               S::kDraining, true},
+    {"draining sibling", Mode::kFork, {E::kDrainRequested},                            S::kDraining, false},
+    {"draining killed",  Mode::kFork, {E::kRestartSignal, E::kDrainRequested},         S::kDraining, true},
+    {"done leader",      Mode::kFork, {E::kRestartSignal, E::kNewReady, E::kDrained},  S::kDone,     true},
+    {"done sibling",     Mode::kFork, {E::kDrainRequested, E::kDrained},               S::kDone,     false},
     // Exec mode never starts a copy next to itself: no kStarting.
-    {"serving",          Mode::kExec, {},                                              S::kServing,  false, false},
-    {"draining leader",  Mode::kExec, {E::kRestartSignal},                             S::kDraining, true,  false},
-    {"draining sibling", Mode::kExec, {E::kDrainRequested},                            S::kDraining, false, false},
-    {"done leader",      Mode::kExec, {E::kRestartSignal, E::kDrained},                S::kDone,     true,  false},
-    {"done sibling",     Mode::kExec, {E::kDrainRequested, E::kDrained},               S::kDone,     false, false},
+    {"serving",          Mode::kExec, {},                                              S::kServing,  false},
+    {"draining leader",  Mode::kExec, {E::kRestartSignal},                             S::kDraining, true},
+    {"draining sibling", Mode::kExec, {E::kDrainRequested},                            S::kDraining, false},
+    {"done leader",      Mode::kExec, {E::kRestartSignal, E::kDrained},                S::kDone,     true},
+    {"done sibling",     Mode::kExec, {E::kDrainRequested, E::kDrained},               S::kDone,     false},
 };
 // clang-format on
 
@@ -68,7 +66,6 @@ struct Transition {
   S state;
   uint32_t actions;
   bool leader;
-  bool pending;
   Deadline deadline;
 };
 
@@ -79,33 +76,29 @@ using D = Deadline;
 // clang-format off
 const Transition kTable[] = {
     // fork mode
-    {F, "serving",          E::kRestartSignal,  S::kStarting, kSpawn,                            true,  false, D::kStart},
-    {F, "serving",          E::kDrainRequested, S::kDraining, kStopAccepting,                    false, false, D::kDrain},
-    {F, "starting",         E::kRestartSignal,  S::kStarting, 0,                                 true,  true,  D::kUnchanged},
-    {F, "starting",         E::kNewReady,       S::kDraining, kAnnounceDrain | kStopAccepting,   true,  false, D::kDrain},
-    {F, "starting",         E::kNewFailed,      S::kServing,  kReleaseToken,                     false, false, D::kNone},
-    {F, "starting",         E::kStartTimeout,   S::kServing,  kKillNew | kReleaseToken,          false, false, D::kNone},
-    {F, "starting",         E::kDrainRequested, S::kDraining, kKillNew | kStopAccepting,         true,  false, D::kDrain},
-    {F, "starting+pending", E::kRestartSignal,  S::kStarting, 0,                                 true,  true,  D::kUnchanged},
-    {F, "starting+pending", E::kNewReady,       S::kDraining, kAnnounceDrain | kStopAccepting,   true,  false, D::kDrain},
-    {F, "starting+pending", E::kNewFailed,      S::kStarting, kReleaseToken | kSpawn,            true,  false, D::kStart},
-    {F, "starting+pending", E::kStartTimeout,   S::kStarting, kKillNew | kReleaseToken | kSpawn, true,  false, D::kStart},
-    // The flag is kept, but nothing reads it after draining in fork mode.
-    {F, "starting+pending", E::kDrainRequested, S::kDraining, kKillNew | kStopAccepting,         true,  true,  D::kDrain},
-    {F, "draining leader",  E::kDrained,        S::kDone,     kExit,                             true,  false, D::kNone},
-    {F, "draining leader",  E::kDrainTimeout,   S::kDone,     kCloseConns | kExit,               true,  false, D::kNone},
-    {F, "draining sibling", E::kDrained,        S::kDone,     kExit,                             false, false, D::kNone},
-    {F, "draining sibling", E::kDrainTimeout,   S::kDone,     kCloseConns | kExit,               false, false, D::kNone},
-    {F, "draining killed",  E::kDrained,        S::kDone,     kExit,                             true,  false, D::kNone},
-    {F, "draining killed",  E::kDrainTimeout,   S::kDone,     kCloseConns | kExit,               true,  false, D::kNone},
+    {F, "serving",          E::kRestartSignal,  S::kStarting, kSpawn,                            true, D::kStart},
+    {F, "serving",          E::kDrainRequested, S::kDraining, kStopAccepting,                    false, D::kDrain},
+    {F, "starting",         E::kRestartSignal,  S::kStarting, kOweRestart,                       true,  D::kUnchanged},
+    {F, "starting",         E::kNewReady,       S::kDraining, kAnnounceDrain | kStopAccepting,   true, D::kDrain},
+    {F, "starting",         E::kNewFailed,      S::kServing,  kReleaseToken,                     false, D::kNone},
+    {F, "starting",         E::kStartTimeout,   S::kServing,  kKillNew | kReleaseToken,          false, D::kNone},
+    {F, "starting",         E::kDrainRequested, S::kDraining, kKillNew | kStopAccepting,         true, D::kDrain},
+    {F, "draining leader",  E::kDrained,        S::kDone,     kExit,                             true, D::kNone},
+    {F, "draining leader",  E::kDrainTimeout,   S::kDone,     kCloseConns | kExit,               true, D::kNone},
+    {F, "draining sibling", E::kDrained,        S::kDone,     kExit,                             false, D::kNone},
+    {F, "draining sibling", E::kDrainTimeout,   S::kDone,     kCloseConns | kExit,               false, D::kNone},
+    {F, "draining killed",  E::kDrained,        S::kDone,     kExit,                             true, D::kNone},
+    {F, "draining killed",  E::kDrainTimeout,   S::kDone,     kCloseConns | kExit,               true, D::kNone},
     // exec mode
-    {X, "serving",          E::kRestartSignal,  S::kDraining, kAnnounceDrain | kStopAccepting,   true,  false, D::kDrain},
-    {X, "serving",          E::kDrainRequested, S::kDraining, kStopAccepting,                    false, false, D::kDrain},
-    {X, "draining leader",  E::kDrained,        S::kDone,     kReExec,                           true,  false, D::kNone},
-    {X, "draining leader",  E::kDrainTimeout,   S::kDone,     kCloseConns | kReExec,             true,  false, D::kNone},
-    {X, "draining sibling", E::kDrained,        S::kDone,     kExit,                             false, false, D::kNone},
-    {X, "draining sibling", E::kDrainTimeout,   S::kDone,     kCloseConns | kExit,               false, false, D::kNone},
-    {X, "done leader",      E::kExecFailed,     S::kServing,  kResumeAccepting | kReleaseToken,  false, false, D::kNone},
+    {X, "serving",          E::kRestartSignal,  S::kDraining, kAnnounceDrain | kStopAccepting,   true, D::kDrain},
+    {X, "serving",          E::kDrainRequested, S::kDraining, kStopAccepting,                    false, D::kDrain},
+    {X, "draining leader",  E::kRestartSignal,  S::kDraining, kOweRestart,                       true,  D::kUnchanged},
+    {X, "draining leader",  E::kDrained,        S::kDone,     kReExec,                           true, D::kNone},
+    {X, "draining leader",  E::kDrainTimeout,   S::kDone,     kCloseConns | kReExec,             true, D::kNone},
+    {X, "draining sibling", E::kDrained,        S::kDone,     kExit,                             false, D::kNone},
+    {X, "draining sibling", E::kDrainTimeout,   S::kDone,     kCloseConns | kExit,               false, D::kNone},
+    {X, "done leader",      E::kRestartSignal,  S::kDone,     kOweRestart,                       true,  D::kUnchanged},
+    {X, "done leader",      E::kExecFailed,     S::kServing,  kResumeAccepting | kReleaseToken,  false, D::kNone},
 };
 
 // Transitions whose expected outcome differs from today's lib (see the
@@ -113,7 +106,7 @@ const Transition kTable[] = {
 const Transition kDisputed[] = {
     // A fork-mode leader in kDone was told kExit; "exec failed" cannot
     // apply to it and must not bring it back to serving.
-    {F, "done leader",      E::kExecFailed,     S::kDone,     kIgnored,                          true,  false, D::kUnchanged},
+    {F, "done leader",      E::kExecFailed,     S::kDone,     kIgnored,                          true, D::kUnchanged},
 };
 // clang-format on
 
@@ -125,7 +118,6 @@ RestartMachine build(const Path& path) {
   }
   REQUIRE(m.state() == path.state);
   REQUIRE(m.leader() == path.leader);
-  REQUIRE(m.pending_restart() == path.pending);
   return m;
 }
 
@@ -146,7 +138,6 @@ void check_transition(const Path& path, const Transition& t) {
   CHECK(m.on(t.event, kNow) == t.actions);
   CHECK(state_name(m.state()) == std::string(state_name(t.state)));
   CHECK(m.leader() == t.leader);
-  CHECK(m.pending_restart() == t.pending);
   int64_t expected = before;
   if (t.deadline == D::kNone) expected = -1;
   if (t.deadline == D::kStart) expected = kNow + kTimeouts.start_ms;
@@ -168,9 +159,8 @@ TEST_CASE("restart_machine: the whole transition table", "[restart]") {
         used.insert(t);
         check_transition(path, *t);
       } else {
-        check_transition(path,
-                         {path.mode, path.name, event, path.state, kIgnored,
-                          path.leader, path.pending, D::kUnchanged});
+        check_transition(path, {path.mode, path.name, event, path.state,
+                                kIgnored, path.leader, D::kUnchanged});
       }
     }
   }
@@ -189,7 +179,6 @@ TEST_CASE("restart_machine: a fresh machine", "[restart]") {
     RestartMachine m(mode, RestartTimeouts{});
     CHECK(m.state() == S::kServing);
     CHECK_FALSE(m.leader());
-    CHECK_FALSE(m.pending_restart());
     CHECK(m.deadline_ms() == -1);
   }
   RestartTimeouts defaults;
@@ -223,33 +212,28 @@ TEST_CASE("restart_machine: deadlines", "[restart]") {
   CHECK(exec.deadline_event() == E::kDrainTimeout);
 }
 
-TEST_CASE("restart_machine: signals during a start coalesce into one",
+TEST_CASE("restart_machine: signals during an upgrade are owed, not run",
           "[restart]") {
   RestartMachine m(Mode::kFork, kTimeouts);
   CHECK(m.on(E::kRestartSignal, 0) == kSpawn);
-  for (int i = 0; i < 5; ++i) CHECK(m.on(E::kRestartSignal, 10 + i) == 0);
-  CHECK(m.pending_restart());
-  // The copy fails: exactly one follow-up starts at once.
-  CHECK(m.on(E::kNewFailed, 100) == (kReleaseToken | kSpawn));
-  CHECK(m.state() == S::kStarting);
-  CHECK(m.leader());
-  CHECK_FALSE(m.pending_restart());
-  CHECK(m.deadline_ms() == 100 + 700);
-  // The follow-up fails too, with nothing pending: back to serving.
-  CHECK(m.on(E::kNewFailed, 200) == kReleaseToken);
+  // Each one is owed (the service page coalesces them); none starts a
+  // second copy beside the first.
+  for (int i = 0; i < 5; ++i)
+    CHECK(m.on(E::kRestartSignal, 10 + i) == kOweRestart);
+  CHECK(m.deadline_ms() == 700);
+  // A failure goes back to serving; restart.cc then starts what is owed.
+  CHECK(m.on(E::kNewFailed, 100) == kReleaseToken);
   CHECK(m.state() == S::kServing);
   CHECK_FALSE(m.leader());
+  CHECK(m.on(E::kRestartSignal, 101) == kSpawn);
 
-  // A copy that becomes ready takes the pending signal with it.
+  // Once ready, the old generation has nothing more to do with restarts.
   RestartMachine ready(Mode::kFork, kTimeouts);
   ready.on(E::kRestartSignal, 0);
-  ready.on(E::kRestartSignal, 1);
-  REQUIRE(ready.pending_restart());
   CHECK(ready.on(E::kNewReady, 2) == (kAnnounceDrain | kStopAccepting));
-  CHECK_FALSE(ready.pending_restart());
-  CHECK(ready.on(E::kDrained, 3) == kExit);
-  CHECK(ready.on(E::kRestartSignal, 4) == kIgnored);
-  CHECK_FALSE(ready.pending_restart());
+  CHECK(ready.on(E::kRestartSignal, 3) == kIgnored);
+  CHECK(ready.on(E::kDrained, 4) == kExit);
+  CHECK(ready.on(E::kRestartSignal, 5) == kIgnored);
 }
 
 TEST_CASE("restart_machine: exec mode resumes after a failed exec",
@@ -257,7 +241,8 @@ TEST_CASE("restart_machine: exec mode resumes after a failed exec",
   RestartMachine m(Mode::kExec, kTimeouts);
   CHECK(m.on(E::kRestartSignal, 0) == (kAnnounceDrain | kStopAccepting));
   CHECK(m.leader());
-  CHECK(m.on(E::kRestartSignal, 1) == kIgnored);  // already on its way
+  // Owed to the next image: it restarts once more after it is ready.
+  CHECK(m.on(E::kRestartSignal, 1) == kOweRestart);
   CHECK(m.on(E::kDrained, 2) == kReExec);
   CHECK(m.on(E::kExecFailed, 3) == (kResumeAccepting | kReleaseToken));
   CHECK(m.state() == S::kServing);
