@@ -263,7 +263,8 @@ void gen_note_wait_slow() {
   int ready = our_fd(OurFd::kReady);
   // With --ready=notify the program's READY=1 decides, and the process
   // that started us hears it; the first start has no one to tell.
-  bool by_notify = g_rt.config->ready == ReadyRule::kNotify && ready >= 0;
+  bool by_notify = g_rt.config->ready == ReadyRule::kNotify &&
+                   (ready >= 0 || our_fd(OurFd::kOwnNotify) >= 0);
   if (!by_notify && page->ready.compare_exchange_strong(expected, 1)) {
     page->ready_ms.store(monotonic_ms());
     HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
@@ -311,6 +312,17 @@ void gen_note_wait_slow() {
 }
 
 void gen_after_ready() { release_starting_resources(); }
+
+void gen_ready_notified() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  close_our_fd(OurFd::kOwnNotify);
+  uint32_t expected = 0;
+  if (!page || !page->ready.compare_exchange_strong(expected, 1)) return;
+  page->ready_ms.store(monotonic_ms());
+  HUPTIME_LOG(kInfo, "ready (generation {}, READY=1)", page->generation.load());
+  service_set_current(page->generation.load(), page->root_pid.load());
+  service_end_attempt(true, {});
+}
 
 bool gen_is_ready() {
   GenShared* page = g_shared.load(std::memory_order_acquire);

@@ -57,6 +57,10 @@ inline void gen_note_wait() {
 // what only a starting generation needs (the socket, unclaimed listeners).
 void gen_after_ready();
 
+// Exec mode with --ready=notify: the re-executed image got READY=1 on its
+// own notify socket (restart.cc reads it).
+void gen_ready_notified();
+
 // True once this generation reported ready (shared by its processes).
 bool gen_is_ready();
 

@@ -18,6 +18,7 @@
 #include "handoff.h"
 #include "listeners.h"
 #include "log.h"
+#include "notify_socket.h"
 #include "our_fds.h"
 #include "real.h"
 #include "runtime.h"
@@ -93,6 +94,26 @@ bool is_socket(int fd) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+// Set by take_handoff: this image is the service re-executed in place
+// (exec mode), not a copy started beside the old one.
+bool g_reexecuted = false;
+
+// Exec mode, --ready=notify: the re-executed image's own notify socket,
+// read by its restart thread. After scrub_environment, so that later
+// generations do not inherit the address.
+void open_own_notify_socket() {
+  auto sock = open_notify_socket();
+  if (!sock) {
+    HUPTIME_LOG(kWarn,
+                "cannot create the notify socket: {}; ready by the "
+                "listen rule",
+                strerror(errno));
+    return;
+  }
+  adopt_our_fd(OurFd::kOwnNotify, sock->fd);
+  setenv("NOTIFY_SOCKET", sock->address.c_str(), 1);
+}
+
 void take_handoff(const char* text) {
   Handoff h;
   if (!decode_handoff(text, &h)) {
@@ -115,6 +136,7 @@ void take_handoff(const char* text) {
       HUPTIME_LOG(kWarn, "inherited ready fd {} is not a socket", h.ready_fd);
   }
   listeners_adopt(h);
+  g_reexecuted = h.ready_fd < 0 && h.state_fd < 0 && h.n_listen > 0;
   if (g_offered_count.load() > 0 || h.n_own > 0) {
     gen_ensure(h.generation);
     gen_expect_wait();
@@ -146,6 +168,9 @@ void init_once() {
     prebuild_launch_vars();
     if (const char* fds = getenv(kEnvFds)) take_handoff(fds);
     scrub_environment();
+    if (g_reexecuted && g_rt.config->mode == Mode::kExec &&
+        g_rt.config->ready == ReadyRule::kNotify)
+      open_own_notify_socket();
     g_rt.active = true;
   } else if (getenv(kEnvArgv) || getenv(kEnvMode)) {
     HUPTIME_LOG(kWarn, "not managing this process: {}", error);

@@ -30,6 +30,7 @@ namespace {
 
 constexpr int kStderrLines = 3;
 constexpr int kKillWaitMs = 2000;
+constexpr int kStatusUnknown = 1000;
 
 // The notify socket for --ready=notify, and the variable that names it.
 bool open_notify(std::vector<std::string>* env, std::string* reason) {
@@ -144,8 +145,8 @@ void NewCopy::reap(bool block) {
     reaped_ = true;
     status_ = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
   } else if (rc != 0 && errno == ECHILD) {
-    reaped_ = true;  // not ours to wait for any more
-    status_ = 0;
+    reaped_ = true;  // the program reaped it (waitpid(-1))
+    status_ = kStatusUnknown;
   }
   if (reaped_) close_our_fd(OurFd::kChildPid);
 }
@@ -161,6 +162,8 @@ std::string NewCopy::failure_reason() {
   std::string reason;
   if (!reaped_)
     reason = "it closed its ready channel";
+  else if (status_ == kStatusUnknown)
+    reason = "it exited (status unknown: the program reaped it)";
   else if (status_ < 0)
     reason = std::string("killed by signal ") + sigabbrev_np(-status_);
   else

@@ -14,7 +14,7 @@ namespace {
 
 // One -1 per OurFd (checked below).
 constinit std::atomic<int> g_our[] = {-1, -1, -1, -1, -1, -1, -1,
-                                      -1, -1, -1, -1, -1, -1};
+                                      -1, -1, -1, -1, -1, -1, -1};
 static_assert(std::size(g_our) == static_cast<size_t>(OurFd::kCount));
 
 std::atomic<int>& slot_of(OurFd which) {

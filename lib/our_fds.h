@@ -26,6 +26,7 @@ enum class OurFd : uint32_t {
   kChildGen,    // old generation: the starting copy's generation page
   kChildLatch,  // old generation: the starting copy's drain latch
   kNotify,      // old generation: the notify socket (--ready=notify)
+  kOwnNotify,   // exec mode, re-executed image: its own notify socket
   kCount
 };
 

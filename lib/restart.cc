@@ -19,6 +19,7 @@
 #include "log.h"
 #include "new_copy.h"
 #include "next_image.h"
+#include "notify_socket.h"
 #include "our_fds.h"
 #include "preflight.h"
 #include "raw_syscall.h"
@@ -61,6 +62,8 @@ class RestartThread {
   void start_owed_restart();
   void send_stop_signal();
   void drain_step(int64_t now);
+  void read_own_notify();
+  void check_reexec_deadline(int64_t now);
   [[noreturn]] void exit_drained();
   void reexec();
 
@@ -263,6 +266,32 @@ void RestartThread::drain_step(int64_t now) {
     handle(RestartEvent::kDrained);
 }
 
+// Exec mode, --ready=notify: READY=1 from the re-executed program.
+void RestartThread::read_own_notify() {
+  int dropped = 0;
+  auto messages =
+      read_notify_messages(our_fd(OurFd::kOwnNotify), getuid(), &dropped);
+  if (dropped > 0)
+    HUPTIME_LOG(kWarn, "ignored {} notify message{} from other users", dropped,
+                dropped == 1 ? "" : "s");
+  for (const NotifyMessage& m : messages)
+    if (m.ready) gen_ready_notified();
+}
+
+// Exec mode: the re-executed image ends its own attempt as failed when it
+// is not ready in time (nothing can be rolled back, but --restart learns).
+void RestartThread::check_reexec_deadline(int64_t now) {
+  int64_t deadline = service_attempt_deadline_ms();
+  if (g_rt.config->mode != Mode::kExec || deadline < 0 || now < deadline ||
+      gen_is_ready() || service_page()->attempt_pid.load() != g_rt.pid.load())
+    return;
+  std::string reason =
+      fmt::format("the re-executed service was not ready within {} ms",
+                  g_rt.config->start_timeout_ms);
+  HUPTIME_LOG(kError, "{}", reason);
+  service_end_attempt(false, reason);
+}
+
 void RestartThread::exit_drained() {
   HUPTIME_LOG(kInfo, "drained; exiting");
   // Flush what the program buffered, unless another thread holds the lock.
@@ -289,7 +318,7 @@ void RestartThread::run() {
     start_owed_restart();
     RestartState state = machine_.state();
     bool starting = state == RestartState::kStarting;
-    pollfd fds[6];
+    pollfd fds[7];
     int n = 0;
     int pipe_fd = our_fd(OurFd::kSelfPipeRead);
     fds[n++] = {pipe_fd, POLLIN, 0};
@@ -317,8 +346,17 @@ void RestartThread::run() {
       pidfd_i = n;
       fds[n++] = {copy_.pid_fd(), POLLIN, 0};
     }
+    int own_notify_i = -1;
+    if (our_fd(OurFd::kOwnNotify) >= 0) {
+      own_notify_i = n;
+      fds[n++] = {our_fd(OurFd::kOwnNotify), POLLIN, 0};
+    }
     int64_t now = monotonic_ms();
     int64_t deadline = machine_.deadline_ms();
+    int64_t attempt_deadline = service_attempt_deadline_ms();
+    if (attempt_deadline >= 0 && attempt_deadline > now &&
+        (deadline < 0 || attempt_deadline < deadline))
+      deadline = attempt_deadline;
     if (state == RestartState::kDraining &&
         (deadline < 0 || next_sweep_ms_ < deadline))
       deadline = next_sweep_ms_;
@@ -338,6 +376,7 @@ void RestartThread::run() {
         if (buf[i] == 'S') on_signal();
     }
     if (ready_i >= 0 && fds[ready_i].revents) gen_after_ready();
+    if (own_notify_i >= 0 && fds[own_notify_i].revents) read_own_notify();
     if (notify_i >= 0 && fds[notify_i].revents)
       on_ready_channel(copy_.read_notify());
     if (child_i >= 0 && fds[child_i].revents)
@@ -351,6 +390,7 @@ void RestartThread::run() {
       handle(RestartEvent::kDrainRequested);
     }
     now = monotonic_ms();
+    check_reexec_deadline(now);
     if (machine_.state() == RestartState::kDraining) drain_step(now);
     if (machine_.deadline_ms() >= 0 && now >= machine_.deadline_ms()) {
       RestartEvent event = machine_.deadline_event();

@@ -116,10 +116,20 @@ bool service_attach(int fd) {
 
 ServiceShared* service_page() { return g_page.load(std::memory_order_acquire); }
 
-bool service_restart_in_flight() {
+namespace {
+constexpr int64_t kStuckGraceMs = 5000;
+}
+
+int64_t service_attempt_deadline_ms() {
   ServiceShared* page = service_page();
-  if (!page || page->ended.load() >= page->begun.load()) return false;
-  pid_t leader = page->attempt_pid.load();
+  if (!page || page->ended.load() >= page->begun.load()) return -1;
+  return page->attempt_ms.load() + page->start_timeout_ms.load();
+}
+
+bool service_restart_in_flight() {
+  int64_t deadline = service_attempt_deadline_ms();
+  if (deadline < 0 || monotonic_ms() > deadline + kStuckGraceMs) return false;
+  pid_t leader = service_page()->attempt_pid.load();
   return leader > 0 && (kill(leader, 0) == 0 || errno == EPERM);
 }
 
@@ -127,8 +137,9 @@ uint32_t service_begin_attempt() {
   ServiceShared* page = service_page();
   if (!page) return 0;
   if (page->ended.load() < page->begun.load() && !service_restart_in_flight())
-    service_end_attempt(false, "the process running it died");
+    service_end_attempt(false, "it did not finish (its process died or hung)");
   page->attempt_pid.store(g_rt.pid.load());
+  page->attempt_ms.store(monotonic_ms());
   return page->begun.fetch_add(1) + 1;
 }
 

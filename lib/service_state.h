@@ -32,9 +32,14 @@ ServiceShared* service_page();
 // Requires the restart token. An attempt whose leader died (SIGKILL) is
 // ended as failed first.
 uint32_t service_begin_attempt();
-// True while an attempt is under way and its leader lives (in exec mode
-// the leader's pid is the new image's too, until that one is ready).
+// True while an attempt is under way, its leader lives (in exec mode the
+// leader's pid is the new image's too, until that one is ready) and its
+// start timeout has not long passed: a stuck attempt never blocks later
+// restarts for good.
 bool service_restart_in_flight();
+// When the attempt under way must have ended (exec mode: the new image
+// ends it as failed then), or -1 when none is under way.
+int64_t service_attempt_deadline_ms();
 // Ends the attempt in progress, if any. ok=false records `reason`.
 void service_end_attempt(bool ok, std::string_view reason);
 

@@ -85,6 +85,7 @@ struct ServiceShared {
   std::atomic<uint32_t> argv_len;    // bytes of encode_list(argv) after
                                      // the header
   std::atomic<int32_t> attempt_pid;  // the leader of the attempt under way
+  std::atomic<int64_t> attempt_ms;   // CLOCK_MONOTONIC when it began
   char last_error[kErrorSize];
 };
 static_assert(sizeof(ServiceShared) <= ServiceShared::kHeaderSize);

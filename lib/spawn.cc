@@ -92,7 +92,7 @@ Spawned spawn_image(ExecImage& image, const int* keep_fds, int n_keep) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = clone(child_main, static_cast<char*>(stack) + kChildStack,
-                    CLONE_VM | CLONE_VFORK, &args);
+                    CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   munmap(stack, kChildStack);
@@ -104,8 +104,8 @@ Spawned spawn_image(ExecImage& image, const int* keep_fds, int n_keep) {
   if (args.error) {
     // The child did not exec; it has exited. Reap it.
     result.error = args.error;
-    siginfo_t info;
-    waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | __WALL);
+    int status;
+    waitpid(pid, &status, 0);
     result.pid = -1;
   }
   return result;

@@ -8,11 +8,9 @@
 // dispositions and the mask to those at first start, enters the logical
 // working directory and execs.
 //
-// The child's exit signal is 0: the program gets no SIGCHLD for it and its
-// waitpid(-1) never reaps it (only __WALL waits do), so a pre-fork server
-// does not mistake it for one of its workers and we always learn how it
-// ended. Once the old generation exits, the kernel reparents it with
-// SIGCHLD as usual.
+// The child is the program's child too: execve resets any exit signal to
+// SIGCHLD (fs/exec.c), so a program that reaps with waitpid(-1) may take
+// its exit status before we do (new_copy.cc says so in the log).
 #pragma once
 
 #include <sys/types.h>
