@@ -149,6 +149,10 @@ bool gen_attach(int state_fd, int latch_fd) {
   adopt_our_fd(OurFd::kGenState, state_fd);
   adopt_our_fd(OurFd::kDrainLatch, latch_fd);
   g_rt.generation.store(page->generation.load());
+  // A new copy is the first to attach, before its parent may have noted
+  // its pid.
+  int32_t unset = 0;
+  page->root_pid.compare_exchange_strong(unset, g_rt.pid.load());
   service_ensure();
   claim_slot(page);
   g_shared.store(page, std::memory_order_release);
