@@ -106,6 +106,10 @@ bool all_taken_over_unlocked(int* count) {
 
 void release_starting_resources() {
   close_our_fd(OurFd::kReady);
+  // Once, and never after this process stopped accepting: the offered
+  // entries then are the copies exec mode saved for the next image.
+  static constinit std::atomic<bool> released{false};
+  if (g_stopped_accepting.load() || released.exchange(true)) return;
   // Listeners handed to us that no bind() claimed: the new version does
   // not use them. Our copy is the last one in this generation.
   g_fds.for_each([](int fd, uint32_t word) {
@@ -264,7 +268,10 @@ void gen_note_wait_slow() {
     if (!all_taken_over_unlocked(&count)) return;
   }
   uint32_t expected = 0;
-  int ready = our_fd(OurFd::kReady);
+  // Pinned: the restart thread, or another of the program's threads, may
+  // close it as soon as the old generation hangs up (our_fds.h).
+  PinnedOurFd pinned(OurFd::kReady);
+  int ready = pinned.fd();
   // With --ready=notify the program's READY=1 decides, and the process
   // that started us hears it; the first start has no one to tell.
   bool by_notify = g_rt.config->ready == ReadyRule::kNotify &&
@@ -279,8 +286,12 @@ void gen_note_wait_slow() {
       send(ready, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
       shutdown(ready, SHUT_WR);
     } else {
-      // Exec mode: no one else sees this restart end. The restart thread
-      // looks for a follow-up restart owed.
+      // Exec mode: no one else sees this restart end. What only a
+      // starting image needs goes first: once the attempt has ended, a
+      // restart may begin at any moment. The restart thread then looks for
+      // a follow-up restart owed.
+      g_await_wait.store(false);
+      release_starting_resources();
       service_end_attempt(true, {});
       restart_poke();
     }
@@ -311,6 +322,7 @@ void gen_note_wait_slow() {
       return;
     }
   }
+  pinned.release();
   g_await_wait.store(false);
   release_starting_resources();
 }

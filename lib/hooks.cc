@@ -27,6 +27,7 @@
 #include "init.h"
 #include "listeners.h"
 #include "log.h"
+#include "our_fds.h"
 #include "raw_syscall.h"
 #include "real.h"
 #include "restart.h"
@@ -208,6 +209,7 @@ HUPTIME_EXPORT pid_t fork(void) {
   if (pid == 0) {
     int saved_errno = errno;
     g_rt.pid.store(static_cast<pid_t>(raw_syscall6(SYS_getpid)));
+    our_fds_after_fork_child();
     restart_after_fork_child();
     gen_after_fork_child();
     errno = saved_errno;

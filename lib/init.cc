@@ -23,6 +23,7 @@
 #include "real.h"
 #include "runtime.h"
 #include "service_state.h"
+#include "signals.h"
 #include "tracking.h"
 
 extern char** environ;
@@ -168,6 +169,9 @@ void init_once() {
     prebuild_launch_vars();
     if (const char* fds = getenv(kEnvFds)) take_handoff(fds);
     scrub_environment();
+    // An image started by a restart (it inherited listeners) came with the
+    // restart signal blocked (signals.h).
+    if (g_offered_count.load() > 0) signals_take_over_at_start();
     if (g_reexecuted && g_rt.config->mode == Mode::kExec &&
         g_rt.config->ready == ReadyRule::kNotify)
       open_own_notify_socket();

@@ -12,13 +12,29 @@ namespace huptime {
 
 namespace {
 
+constexpr size_t kOurCount = static_cast<size_t>(OurFd::kCount);
+
 // One -1 per OurFd (checked below).
 constinit std::atomic<int> g_our[] = {-1, -1, -1, -1, -1, -1, -1,
                                       -1, -1, -1, -1, -1, -1, -1};
-static_assert(std::size(g_our) == static_cast<size_t>(OurFd::kCount));
+static_assert(std::size(g_our) == kOurCount);
+
+// Pins, and the fd whose close waits for the last of them (-1: none).
+constinit std::atomic<uint32_t> g_pins[kOurCount] = {};
+constinit std::atomic<int> g_closing[] = {-1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1, -1, -1, -1, -1, -1};
+static_assert(std::size(g_closing) == kOurCount);
 
 std::atomic<int>& slot_of(OurFd which) {
   return g_our[static_cast<uint32_t>(which)];
+}
+
+// Whoever takes the pending fd closes it: exactly once.
+void close_pending(OurFd which) {
+  int fd = g_closing[static_cast<uint32_t>(which)].exchange(-1);
+  if (fd < 0) return;
+  g_fds.compare_exchange(fd, g_fds.get(fd), 0);
+  real::close(fd);
 }
 
 int move_up(int fd) {
@@ -52,10 +68,37 @@ void adopt_offered_fd(int fd, uint32_t slot) {
 }
 
 void close_our_fd(OurFd which) {
-  int fd = slot_of(which).exchange(-1, std::memory_order_acq_rel);
+  int fd = slot_of(which).exchange(-1);
   if (fd < 0) return;
-  g_fds.compare_exchange(fd, g_fds.get(fd), 0);
-  real::close(fd);
+  auto i = static_cast<uint32_t>(which);
+  // Sequentially consistent with pin/unpin: either a pinner sees -1 in the
+  // slot, or we see its pin and its unpin sees the pending fd.
+  int older = g_closing[i].exchange(fd);
+  if (older >= 0) {
+    g_fds.compare_exchange(older, g_fds.get(older), 0);
+    real::close(older);
+  }
+  if (g_pins[i].load() == 0) close_pending(which);
+}
+
+int pin_our_fd(OurFd which) {
+  auto i = static_cast<uint32_t>(which);
+  g_pins[i].fetch_add(1);
+  int fd = slot_of(which).load();
+  if (fd < 0) unpin_our_fd(which);
+  return fd;
+}
+
+void unpin_our_fd(OurFd which) {
+  if (g_pins[static_cast<uint32_t>(which)].fetch_sub(1) == 1)
+    close_pending(which);
+}
+
+void our_fds_after_fork_child() {
+  for (size_t i = 0; i < kOurCount; ++i) {
+    g_pins[i].store(0);
+    close_pending(static_cast<OurFd>(i));
+  }
 }
 
 void forget_our_fd(OurFd which) {
@@ -72,7 +115,11 @@ bool relocate_ours(int fd) {
   if (entry_kind(word) == FdKind::kOurs) {
     auto& slot = g_our[entry_slot(word)];
     int expected = fd;
-    slot.compare_exchange_strong(expected, moved, std::memory_order_acq_rel);
+    // The fd may be open only until its last pin goes: it moves too.
+    if (!slot.compare_exchange_strong(expected, moved)) {
+      expected = fd;
+      g_closing[entry_slot(word)].compare_exchange_strong(expected, moved);
+    }
   }
   // The caller's own close/dup2 now releases the old number.
   g_fds.exchange(fd, 0);

@@ -30,7 +30,7 @@ enum class OurFd : uint32_t {
   kCount
 };
 
-// -1 when not open. Lock-free.
+// -1 when not open (or closing, see pin_our_fd). Lock-free.
 int our_fd(OurFd which);
 
 // Takes ownership of fd: moves it to >= 3 and CLOEXEC if needed, marks it
@@ -40,7 +40,43 @@ int adopt_our_fd(OurFd which, int fd);
 // Marks an inherited listener (already >= 3, CLOEXEC set by the caller).
 void adopt_offered_fd(int fd, uint32_t slot);
 
+// Stops new users from getting the fd and closes it, or, while a thread
+// has it pinned, leaves the close to the last unpin_our_fd().
 void close_our_fd(OurFd which);
+
+// A thread that keeps using, across more than one system call, one of our
+// fds that another thread may close (the ready socket: the restart thread
+// and the program's threads each poll it, and whichever sees the hang-up
+// first closes it) pins it first. Without the pin, the other thread's close
+// frees the number, the program's next accept() gets it, and our poll() then
+// waits on the program's connection: poll holds a reference to every file it
+// waits on, so the program's close() of that connection does not release the
+// socket and its client sees no EOF until our poll returns. Returns the fd,
+// or -1 (nothing pinned) when it is not open. For fds adopted once per
+// process: a second close of the same kind while the first is still
+// pinned is not deferred.
+int pin_our_fd(OurFd which);
+void unpin_our_fd(OurFd which);
+
+class PinnedOurFd {
+ public:
+  explicit PinnedOurFd(OurFd which) : which_(which), fd_(pin_our_fd(which)) {}
+  ~PinnedOurFd() { release(); }
+  PinnedOurFd(const PinnedOurFd&) = delete;
+  PinnedOurFd& operator=(const PinnedOurFd&) = delete;
+  int fd() const { return fd_; }
+  void release() {
+    if (fd_ >= 0) unpin_our_fd(which_);
+    fd_ = -1;
+  }
+
+ private:
+  OurFd which_;
+  int fd_;
+};
+
+// After fork in the child: the threads that held pins are gone.
+void our_fds_after_fork_child();
 
 // If fd is protected, copies it elsewhere (keeping CLOEXEC) and updates the
 // books; the old number is left open for the caller's own close or dup2.

@@ -62,7 +62,7 @@ int reexec_in_place() {
   for (int i = 0; i < handoff.n_listen; ++i)
     real::fcntl(handoff.listen[i].fd, F_SETFD, 0);
   if (handoff.svc_fd >= 0) real::fcntl(handoff.svc_fd, F_SETFD, 0);
-  sigset_t mask = mask_to_sigset(g_rt.config->sigmask), old;
+  sigset_t mask = signals_exec_mask(g_rt.config->sigmask), old;
   pthread_sigmask(SIG_SETMASK, &mask, &old);
   real::execve(image->path.c_str(), image->argv_ptrs.data(),
                image->env_ptrs.data());

@@ -329,10 +329,13 @@ void RestartThread::run() {
       latch_i = n;
       fds[n++] = {latch, POLLIN, 0};
     }
-    int ready = our_fd(OurFd::kReady);
-    if (ready >= 0) {
+    // Pinned until the end of this turn: the program's thread that ends
+    // the hand-off barrier closes it too (generation.cc), and its number
+    // must not go to a connection while we poll it (our_fds.h).
+    PinnedOurFd ready(OurFd::kReady);
+    if (ready.fd() >= 0) {
       ready_i = n;
-      fds[n++] = {ready, POLLRDHUP, 0};
+      fds[n++] = {ready.fd(), POLLRDHUP, 0};
     }
     if (copy_.ready_fd() >= 0 && starting) {
       child_i = n;

@@ -1,5 +1,6 @@
 #include "signals.h"
 
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,7 +66,10 @@ void on_restart_signal(int sig, siginfo_t* info, void* context) {
       pipe_fd >= 0) {
     char byte = 'S';
     raw_syscall6(SYS_write, pipe_fd, reinterpret_cast<long>(&byte), 1);
-  } else if (g_rt.has_program_listeners.load(std::memory_order_relaxed)) {
+  } else if (g_rt.has_program_listeners.load(std::memory_order_relaxed) ||
+             g_offered_count.load(std::memory_order_relaxed) > 0) {
+    // Recorded for the restart thread, which starts with the first
+    // listener (a new generation still starting owes it).
     g_restart_requested.store(true, std::memory_order_relaxed);
   } else {
     apply_program_action(sig, info, context);
@@ -138,12 +142,35 @@ bool all_handlers_restart() {
 }
 
 void signals_reset_for_exec(uint64_t ignored_mask) {
+  int restart = restart_signal();
   for (int sig = 1; sig <= kMaxSignal; ++sig) {
     if (!settable(sig)) continue;
+    bool ignored = (ignored_mask >> (sig - 1)) & 1;
+    // The restart signal keeps our handler until execve resets it: with
+    // SIG_DFL, one arriving now would end the process (exec mode: the
+    // service). The caller blocks it across execve; the next image's
+    // library unblocks it once its own handler is in place.
+    if (sig == restart && !ignored) continue;
     struct sigaction act = {};
-    act.sa_handler = (ignored_mask >> (sig - 1)) & 1 ? SIG_IGN : SIG_DFL;
+    act.sa_handler = ignored ? SIG_IGN : SIG_DFL;
     real::sigaction(sig, &act, nullptr);
   }
+}
+
+sigset_t signals_exec_mask(uint64_t launch_mask) {
+  sigset_t mask = mask_to_sigset(launch_mask);
+  sigaddset(&mask, restart_signal());
+  return mask;
+}
+
+void signals_take_over_at_start() {
+  signals_install();
+  int sig = restart_signal();
+  if ((g_rt.config->sigmask >> (sig - 1)) & 1) return;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 void signals_save_all() {

@@ -38,8 +38,19 @@ extern constinit std::atomic<bool> g_restart_requested;
 bool all_handlers_restart();
 
 // Before exec of a new generation: dispositions as at first start (ignored
-// set from the launcher, everything else default). async-signal-safe.
+// set from the launcher, everything else default), except that the restart
+// signal keeps our handler. async-signal-safe.
 void signals_reset_for_exec(uint64_t ignored_mask);
+
+// The mask a new generation is exec'ed with: the launch mask plus the
+// restart signal, so that one arriving before the new image's library is
+// in place waits instead of killing it (default action: terminate).
+sigset_t signals_exec_mask(uint64_t launch_mask);
+
+// Init of a new generation's image: our handler, then the restart signal
+// unblocked unless it was blocked at launch. A signal that waited is then
+// delivered and recorded (owed while the generation starts).
+void signals_take_over_at_start();
 
 // Exec in place: save the program's dispositions, and put them back if
 // the exec failed.

@@ -84,7 +84,7 @@ Spawned spawn_image(ExecImage& image, const int* keep_fds, int n_keep) {
                  keep_fds,
                  n_keep,
                  g_rt.config->cwd.c_str(),
-                 mask_to_sigset(g_rt.config->sigmask),
+                 signals_exec_mask(g_rt.config->sigmask),
                  g_rt.config->sigign,
                  0};
   // No signal may run a handler of ours or the program's in the child.

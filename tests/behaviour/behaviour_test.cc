@@ -2,15 +2,21 @@
 // environment, signal mask and dispositions, stdout, what programs it runs
 // inherit, and which binary a restart runs after a deploy.
 #define CATCH_CONFIG_MAIN
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <vector>
 
 #include "service_fixture.h"
 
@@ -169,4 +175,95 @@ TEST_CASE("a binary replaced by an upgrade is the one restarted",
       CHECK(after["exe"] == bin);
     }
   }
+}
+
+namespace {
+
+// A connection to 127.0.0.1:port, or -1.
+int connect_to(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 &&
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+// Sends a request on fd and reads until EOF: true if EOF came within
+// timeout_ms, with a response before it.
+bool request_ends(int fd, int timeout_ms) {
+  const char request[] = "GET / HTTP/1.0\r\n\r\n";
+  if (send(fd, request, sizeof request - 1, MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(sizeof request - 1))
+    return false;
+  size_t got = 0;
+  auto end =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    end - std::chrono::steady_clock::now())
+                    .count();
+    pollfd p{fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) return false;
+    if (n == 0) return got > 0;
+    got += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+// The restart thread of a new generation polls the ready socket for the
+// old generation's hang-up, and so does the program's thread in the
+// hand-off barrier; the first to see it closes the socket. Its number then
+// goes to the program's next connection: a poll that read the number
+// before the close and waits after the reuse holds a reference to the
+// connection's file, so the program's close() of the connection sent no
+// FIN and its client waited for EOF until the poll returned (no later than
+// the next SIGHUP, or never). A preloaded shim holds the restart thread at
+// exactly that point.
+TEST_CASE("a connection that gets the ready socket's fd number ends on close",
+          "[behaviour]") {
+  TempDir dir;
+  int port = free_port();
+  write_file(dir.path() + "/body", "hello\n");
+  ServiceSpec spec;
+  spec.huptime = env_or_fail("HUPTIME_LAUNCHER");
+  spec.command = {env_or_fail("SRV_THREADED"), "--listen",
+                  "tcp:127.0.0.1:" + std::to_string(port), "--body-file",
+                  dir.path() + "/body"};
+  spec.cwd = dir.path();
+  spec.env = {{"LD_PRELOAD", env_or_fail("READY_POLL_STALL")},
+              {"HUPTIME_LOG", "info"}};
+  spec.stdout_path = dir.path() + "/stdout.log";
+  Service service(spec);
+  REQUIRE(service.wait_ready());
+  REQUIRE(service.reload());
+  // The restart thread of the new generation is held in its first poll of
+  // the ready socket.
+  REQUIRE(service.saw_line(R"(ready_poll_stall: holding)", 5));
+  // Connections fill the lowest free numbers, that of the ready socket
+  // among them if it was closed under the restart thread.
+  std::vector<int> conns;
+  for (int i = 0; i < 8; ++i) {
+    int fd = connect_to(port);
+    REQUIRE(fd >= 0);
+    conns.push_back(fd);
+  }
+  // Let the shim see the reuse (it looks every millisecond) and poll.
+  usleep(300 * 1000);
+  int without_eof = 0;
+  for (int fd : conns) {
+    if (!request_ends(fd, 2000)) ++without_eof;
+    close(fd);
+  }
+  CHECK(without_eof == 0);
+  CHECK(Service::get(port, "/") == "hello\n");
 }

@@ -113,6 +113,12 @@ bool Service::reload() {
   return true;
 }
 
+bool Service::saw_line(const std::string& pattern, int timeout_s) {
+  return log_ && log_->wait_for({std::regex(pattern)}, 0,
+                                Deadline(std::chrono::seconds(timeout_s)))
+                     .has_value();
+}
+
 std::string Service::get(int port, const std::string& path) {
   std::string error;
   auto spec = parse_sockspec("tcp:127.0.0.1:" + std::to_string(port), &error);

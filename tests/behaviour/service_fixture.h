@@ -40,6 +40,10 @@ class Service {
   // in fork mode until the old leader is gone). False on timeout.
   bool reload();
 
+  // Waits for a line of the service's stderr that matches `pattern`,
+  // from its start. False on timeout.
+  bool saw_line(const std::string& pattern, int timeout_s);
+
   // GET path from 127.0.0.1:port; the body, or "" on failure.
   static std::string get(int port, const std::string& path);
 
