@@ -49,4 +49,12 @@ void print_and_exit(std::string_view text) {
   std::exit(0);
 }
 
+void finish(int status, std::string_view out, std::string_view err) {
+  bool written = write_all(STDOUT_FILENO, out);
+  write_all(STDERR_FILENO, err);
+  if (!written && status == 0)
+    fatal(kExitFailure, "write error on standard output");
+  std::exit(status);
+}
+
 }  // namespace huptime

@@ -24,4 +24,9 @@ void warn(std::string_view message);
 // (so `huptime --help > /dev/full` fails, as it should).
 [[noreturn]] void print_and_exit(std::string_view text);
 
+// Writes `out` to stdout and `err` to stderr, then exits with `status`
+// (1 instead of 0 when stdout cannot be written).
+[[noreturn]] void finish(int status, std::string_view out,
+                         std::string_view err);
+
 }  // namespace huptime

@@ -5,10 +5,15 @@
 namespace huptime {
 
 // Written for the operator who has a service to keep up: what huptime does,
-// how to trigger a restart, what each mode costs, and how to wire it into
-// systemd. Keep lines under 80 columns.
+// how to trigger a restart and learn how it went, what each mode costs, and
+// how to wire it into systemd and deploy scripts. Keep lines under 80
+// columns.
 std::string_view help_text() {
   return R"HELP(Usage: huptime [OPTION]... [--] COMMAND [ARG]...
+  or:  huptime --restart [--timeout=DUR] TARGET
+  or:  huptime --status TARGET
+  or:  huptime --stop [--timeout=DUR] TARGET
+where TARGET is --pid=PID, --pidfile=FILE or [--] COMMAND [ARG]...
 
 Run COMMAND, an unmodified network service, so that it can be restarted
 (onto a new binary or configuration) without refusing or dropping
@@ -16,7 +21,8 @@ connections. huptime preloads libhuptime.so into COMMAND and replaces
 itself with it (same PID, no wrapper process); the library keeps the
 service's listening sockets open across restarts and hands them on.
 
-To restart, send SIGHUP to the service's PID.
+To restart, send SIGHUP (or the --signal) to the service's PID, or run
+huptime --restart, which also waits for the outcome.
 
 Restart modes:
   --fork      (default) a new copy starts beside the old one; the old copy
@@ -30,42 +36,102 @@ Options:
   --unlink=FILE      remove FILE (e.g. a pidfile the service refuses to
                      overwrite) before a new copy starts; repeatable. A
                      relative FILE is taken from the current directory.
+  --signal=SIG       the restart signal (default HUP). SIG is a name (HUP,
+                     SIGUSR2, usr2, RTMIN+2) or a number; not KILL or STOP.
+  --stop-signal=SIG  send SIG to the old copy's main process once it has
+                     stopped accepting (default: none), e.g. to make it
+                     close idle keep-alive connections. Must differ from
+                     --signal.
+  --check=CMD        before each restart, run CMD with /bin/sh -c in the
+                     service's directory (e.g. a configuration test); if it
+                     exits non-zero, the restart is abandoned and the
+                     running copy keeps serving.
+  --ready=RULE       when a new copy counts as ready; until then the old
+                     copy keeps accepting. RULE is one of:
+                     listen  (default) it has listen()ed on every listener
+                             it was handed and waits for connections on
+                             one: in accept, poll/select, or with an epoll
+                             registration
+                     notify  it has sent READY=1 to $NOTIFY_SOCKET (the
+                             sd_notify protocol)
+  --start-timeout=DUR
+                     a new copy not ready within DUR is killed and the old
+                     one keeps serving (default 60s; must be more than 0)
+  --drain-timeout=DUR
+                     an old copy that still has connections open after DUR
+                     closes them and exits (default 30s; 0: at once)
+  --max-draining=N   old copies allowed to drain at once, 1 to 64
+                     (default 2); beyond that, the oldest closes its
+                     remaining connections and exits
   --debug            same as --log-level=debug
   --log-level=LEVEL  what huptime logs to stderr: error, warn, info
                      (default), debug or trace
   -h, --help         print this help and exit
   --version          print the version and exit
-An option's value may also be the next argument (--unlink FILE). Options
-end at '--' or at the first argument that is not one: everything from
-COMMAND on is passed to COMMAND untouched.
+DUR is a number of seconds (30, 1.5) or has a unit: 250ms, 1.5s, 2m; at
+most 7 days. An option's value may also be the next argument (--unlink
+FILE). Options end at '--' or at the first argument that is not one:
+everything from COMMAND on is passed to COMMAND untouched.
 
 COMMAND is searched for in PATH unless it contains a '/'. It must be
 dynamically linked: huptime warns that a static executable's sockets
 cannot be kept.
+
+Control commands, for a service already running under huptime (only
+its own user and root may use them):
+  --restart       restart it and wait until the attempt has ended (a
+                  restart already under way is waited for first). Prints
+                  "huptime: restarted: generation G is serving (pid P)"
+                  and exits 0 once a new copy is ready and serving; exits
+                  1 with the reason if the attempt failed (--check failed,
+                  the new copy exited or was not ready in time: the old
+                  copy keeps serving), did not end within the timeout, or
+                  the service exited.
+  --status        print the command line, the restart counts and one line
+                  per live generation: GEN PID STATE (starting, ready or
+                  draining) AGE CONNS (open connections) PROCS PIDS.
+  --stop          send SIGTERM to the top process of each generation and
+                  wait until every process of the service has exited;
+                  after the timeout, SIGKILL the rest. Exits 1 if a
+                  process survives even that.
+  --timeout=DUR   how long --restart waits (default: the service's start
+                  timeout plus 30s), or --stop before SIGKILL (10s)
+The service is named by exactly one of:
+  --pid=PID       any process of the service
+  --pidfile=FILE  a file holding such a PID
+  COMMAND...      its command line, exactly as it was given to huptime
 
 Environment:
   HUPTIME_LOG      log level when neither --debug nor --log-level is given
   HUPTIME_LIBRARY  use this libhuptime.so instead of the installed one
 
 Exit status:
-  once COMMAND runs, its own; before that:
+  when running COMMAND: once it runs, its own; before that:
   1    huptime failed (e.g. libhuptime.so not found)
   2    bad usage (unknown option, missing COMMAND, --fork with --exec)
   126  COMMAND found but cannot be executed
   127  COMMAND not found
+  control commands: 0 done, 1 failed (reason on stderr), 2 bad usage
 
 Examples:
   Start a service that writes a pidfile, later restart it:
     huptime --unlink=/run/app.pid /usr/sbin/app --config /etc/app.conf
     kill -HUP "$(cat /run/app.pid)"
 
+  Restart from a deploy script, and know whether it worked:
+    huptime --restart --pidfile /run/app.pid && echo deployed
+
+  Test the configuration first; restart on SIGUSR2:
+    huptime --check='/usr/sbin/app -t' --signal=USR2 /usr/sbin/app
+
   In a systemd unit (--exec keeps the main PID that systemd tracks):
     ExecStart=/usr/bin/huptime --exec /usr/sbin/app --foreground
-    ExecReload=/bin/kill -HUP $MAINPID
+    ExecReload=/usr/bin/huptime --restart --pid $MAINPID
 
-  Restart in place, with debug logging:
+  Restart in place, with debug logging, then look at it:
     huptime --exec --debug ./server --port 8080 &
-    kill -HUP $!
+    huptime --restart ./server --port 8080
+    huptime --status --pid $!
 )HELP";
 }
 

@@ -13,8 +13,10 @@ constexpr std::string_view kEnvPreload = "LD_PRELOAD";
 // Every variable the launcher sets, or that must not survive from an older
 // launch; see lib/config.h.
 constexpr const char* kContractVariables[] = {
-    kEnvMode,   kEnvArgv,   kEnvCwd, kEnvSigMask,
-    kEnvSigIgn, kEnvUnlink, kEnvLog, kEnvFds,
+    kEnvMode,        kEnvArgv,       kEnvCwd,          kEnvSigMask,
+    kEnvSigIgn,      kEnvUnlink,     kEnvLog,          kEnvFds,
+    kEnvSignal,      kEnvStopSignal, kEnvStartTimeout, kEnvDrainTimeout,
+    kEnvMaxDraining, kEnvCheck,      kEnvReady,
 };
 
 std::string_view variable_name(std::string_view entry) {

@@ -1,4 +1,5 @@
-// huptime: start COMMAND under libhuptime.so.
+// huptime: start COMMAND under libhuptime.so, or control a service already
+// running under it (--restart, --status, --stop: control.h).
 //
 // Top-down: parse the options, find COMMAND and the library, record the
 // process state the library must reproduce in later generations, build the
@@ -18,6 +19,7 @@
 
 #include "build_info.h"
 #include "config.h"
+#include "control.h"
 #include "diag.h"
 #include "help.h"
 #include "launch_env.h"
@@ -39,7 +41,8 @@ std::string relative_libdir() {
                                    HUPTIME_LIBDIR);
 }
 
-// --help and --version work even where the working directory is unknown.
+// --help, --version and the control commands work even where the working
+// directory is unknown (a relative --pidfile is then taken as given).
 Options parse_or_exit(int argc, char** argv,
                       const std::optional<std::string>& cwd, int cwd_errno) {
   if (argc < 1) usage_error("missing COMMAND");
@@ -48,7 +51,7 @@ Options parse_or_exit(int argc, char** argv,
   if (!parsed.error.empty()) usage_error(parsed.error);
   if (parsed.options.action == Action::kHelp) print_and_exit(help_text());
   if (parsed.options.action == Action::kVersion) print_and_exit(version_text());
-  if (!cwd)
+  if (!cwd && !is_control(parsed.options.action))
     fatal(kExitFailure,
           fmt::format("cannot determine the working directory: {}",
                       std::strerror(cwd_errno)));
@@ -104,9 +107,34 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
                   error == ENOENT ? " (missing interpreter or loader?)" : ""));
 }
 
+// The LaunchConfig the library reads back (lib/config.h).
+LaunchConfig launch_config(const Options& options, const std::string& cwd,
+                           LogLevel level) {
+  LaunchConfig config;
+  config.mode = options.mode;
+  config.argv = options.command;
+  config.cwd = cwd;
+  config.sigmask = blocked_signal_mask();
+  config.sigign = ignored_signal_mask();
+  config.unlink = options.unlink;
+  config.log_level = level;
+  config.restart_signal = options.run.restart_signal;
+  config.stop_signal = options.run.stop_signal;
+  config.start_timeout_ms = options.run.start_timeout_ms;
+  config.drain_timeout_ms = options.run.drain_timeout_ms;
+  config.max_draining = options.run.max_draining;
+  config.check = options.run.check;
+  config.ready = options.run.ready;
+  return config;
+}
+
 int run(int argc, char** argv) {
   const std::optional<std::string> logical = logical_cwd(std::getenv("PWD"));
   Options options = parse_or_exit(argc, argv, logical, errno);
+  if (is_control(options.action)) {
+    ControlResult result = run_control(options);
+    finish(result.status, result.out, result.err);
+  }
   const std::string& cwd = *logical;
   std::string level_error;
   std::optional<LogLevel> level = effective_log_level(
@@ -122,17 +150,9 @@ int run(int argc, char** argv) {
         "will not keep its listeners (see README: limitations)",
         command));
 
-  LaunchConfig config;
-  config.mode = options.mode;
-  config.argv = options.command;
-  config.cwd = cwd;
-  config.sigmask = blocked_signal_mask();
-  config.sigign = ignored_signal_mask();
-  config.unlink = options.unlink;
-  config.log_level = *level;
-  exec_or_exit(
-      path, options.command,
-      build_launch_environment(current_environment(), library, config));
+  exec_or_exit(path, options.command,
+               build_launch_environment(current_environment(), library,
+                                        launch_config(options, cwd, *level)));
 }
 
 }  // namespace

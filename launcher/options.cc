@@ -1,11 +1,15 @@
 #include "options.h"
 
+#include <climits>
+
 #include "paths.h"
 
 namespace huptime {
 namespace {
 
 constexpr const char* kLevelChoices = "error, warn, info, debug or trace";
+constexpr const char* kDurationForms =
+    "expected e.g. 30, 1.5s, 250ms or 2m, at most 7 days";
 
 enum class OptionId {
   kFork,
@@ -13,30 +17,65 @@ enum class OptionId {
   kUnlink,
   kDebug,
   kLogLevel,
+  kSignal,
+  kStopSignal,
+  kStartTimeout,
+  kDrainTimeout,
+  kMaxDraining,
+  kCheck,
+  kReady,
+  kRestart,
+  kStatus,
+  kStop,
+  kPid,
+  kPidfile,
+  kTimeout,
   kHelp,
   kVersion
 };
+
+// Where an option may appear: when starting COMMAND, as a control command
+// itself, only with a control command, or anywhere.
+enum class Scope { kRun, kCommand, kControl, kAny };
 
 struct OptionSpec {
   std::string_view name;  // without the leading "--"
   OptionId id;
   bool takes_value;
+  Scope scope;
 };
 
 constexpr OptionSpec kOptionTable[] = {
-    {"fork", OptionId::kFork, false},
-    {"exec", OptionId::kExec, false},
-    {"unlink", OptionId::kUnlink, true},
-    {"debug", OptionId::kDebug, false},
-    {"log-level", OptionId::kLogLevel, true},
-    {"help", OptionId::kHelp, false},
-    {"version", OptionId::kVersion, false},
+    {"fork", OptionId::kFork, false, Scope::kRun},
+    {"exec", OptionId::kExec, false, Scope::kRun},
+    {"unlink", OptionId::kUnlink, true, Scope::kRun},
+    {"debug", OptionId::kDebug, false, Scope::kRun},
+    {"log-level", OptionId::kLogLevel, true, Scope::kRun},
+    {"signal", OptionId::kSignal, true, Scope::kRun},
+    {"stop-signal", OptionId::kStopSignal, true, Scope::kRun},
+    {"start-timeout", OptionId::kStartTimeout, true, Scope::kRun},
+    {"drain-timeout", OptionId::kDrainTimeout, true, Scope::kRun},
+    {"max-draining", OptionId::kMaxDraining, true, Scope::kRun},
+    {"check", OptionId::kCheck, true, Scope::kRun},
+    {"ready", OptionId::kReady, true, Scope::kRun},
+    {"restart", OptionId::kRestart, false, Scope::kCommand},
+    {"status", OptionId::kStatus, false, Scope::kCommand},
+    {"stop", OptionId::kStop, false, Scope::kCommand},
+    {"pid", OptionId::kPid, true, Scope::kControl},
+    {"pidfile", OptionId::kPidfile, true, Scope::kControl},
+    {"timeout", OptionId::kTimeout, true, Scope::kControl},
+    {"help", OptionId::kHelp, false, Scope::kAny},
+    {"version", OptionId::kVersion, false, Scope::kAny},
 };
 
 const OptionSpec* find_option(std::string_view name) {
   for (const OptionSpec& spec : kOptionTable)
     if (spec.name == name) return &spec;
   return nullptr;
+}
+
+std::string quoted(std::string_view value) {
+  return "'" + std::string(value) + "'";
 }
 
 // State carried across the arguments while parsing.
@@ -46,6 +85,10 @@ struct Parser {
   size_t next = 0;
   bool saw_fork = false;
   bool saw_exec = false;
+  Action control = Action::kRun;        // the first control command seen
+  Action other_control = Action::kRun;  // a different one seen after it
+  std::string_view first_run_option;    // first run-only option seen
+  std::string_view first_control_option;
   ParseResult result;
 
   bool fail(std::string message) {
@@ -71,10 +114,97 @@ struct Parser {
     return true;
   }
 
+  bool set_signal(std::string_view name, std::string_view value, int* out) {
+    std::optional<int> sig = parse_signal(value);
+    if (!sig)
+      return fail("invalid signal " + quoted(value) + " for --" +
+                  std::string(name));
+    *out = *sig;
+    return true;
+  }
+
+  // A duration; zero only when `zero_ok` (--drain-timeout=0: close the
+  // remaining connections at once).
+  bool set_duration(std::string_view name, std::string_view value, bool zero_ok,
+                    int64_t* out) {
+    std::optional<int64_t> ms = parse_duration_ms(value);
+    if (!ms)
+      return fail("invalid duration " + quoted(value) + " for --" +
+                  std::string(name) + " (" + kDurationForms + ")");
+    if (*ms == 0 && !zero_ok)
+      return fail("--" + std::string(name) + " must be more than 0");
+    *out = *ms;
+    return true;
+  }
+
+  bool set_max_draining(std::string_view value) {
+    std::optional<int64_t> n = parse_number(value);
+    if (!n || *n < 1 || *n > kMaxDrainingLimit || value[0] == '+')
+      return fail("invalid value " + quoted(value) +
+                  " for --max-draining (expected 1 to " +
+                  std::to_string(kMaxDrainingLimit) + ")");
+    result.options.run.max_draining = static_cast<int>(*n);
+    return true;
+  }
+
+  bool set_ready(std::string_view value) {
+    std::optional<ReadyRule> rule = parse_ready_rule(value);
+    if (!rule)
+      return fail("invalid value " + quoted(value) +
+                  " for --ready (expected listen or notify)");
+    result.options.run.ready = *rule;
+    return true;
+  }
+
+  bool set_pid(std::string_view value) {
+    std::optional<int64_t> n = parse_number(value);
+    if (!n || *n < 1 || *n > INT_MAX || value[0] == '+')
+      return fail("invalid pid " + quoted(value) + " for --pid");
+    result.options.target.pid = static_cast<pid_t>(*n);
+    return true;
+  }
+
+  void set_control(Action action) {
+    if (control == Action::kRun)
+      control = action;
+    else if (action != control && other_control == Action::kRun)
+      other_control = action;
+  }
+
+  // The options that only configure the library (all of kRun scope).
+  bool apply_run_setting(OptionId id, std::string_view value) {
+    RunSettings& run = result.options.run;
+    switch (id) {
+      case OptionId::kSignal:
+        return set_signal("signal", value, &run.restart_signal);
+      case OptionId::kStopSignal:
+        return set_signal("stop-signal", value, &run.stop_signal);
+      case OptionId::kStartTimeout:
+        return set_duration("start-timeout", value, false,
+                            &run.start_timeout_ms);
+      case OptionId::kDrainTimeout:
+        return set_duration("drain-timeout", value, true,
+                            &run.drain_timeout_ms);
+      case OptionId::kMaxDraining:
+        return set_max_draining(value);
+      case OptionId::kCheck:
+        run.check = std::string(value);
+        return true;
+      case OptionId::kReady:
+        return set_ready(value);
+      default:
+        return true;
+    }
+  }
+
   // Applies one option. Returns false on error or when parsing should stop
   // early (--help, --version).
   bool apply(const OptionSpec& spec, std::string_view value) {
     Options& options = result.options;
+    if (spec.scope == Scope::kRun && first_run_option.empty())
+      first_run_option = spec.name;
+    if (spec.scope == Scope::kControl && first_control_option.empty())
+      first_control_option = spec.name;
     switch (spec.id) {
       case OptionId::kFork:
         saw_fork = true;
@@ -93,17 +223,37 @@ struct Parser {
       case OptionId::kLogLevel:
         options.log_level = parse_log_level(value);
         if (!options.log_level)
-          return fail("invalid log level '" + std::string(value) +
-                      "' (expected " + kLevelChoices + ")");
+          return fail("invalid log level " + quoted(value) + " (expected " +
+                      kLevelChoices + ")");
         return true;
+      case OptionId::kRestart:
+        set_control(Action::kRestart);
+        return true;
+      case OptionId::kStatus:
+        set_control(Action::kStatus);
+        return true;
+      case OptionId::kStop:
+        set_control(Action::kStop);
+        return true;
+      case OptionId::kPid:
+        return set_pid(value);
+      case OptionId::kPidfile:
+        options.target.pidfile =
+            cwd.empty() ? std::string(value) : absolute_path(cwd, value);
+        return true;
+      case OptionId::kTimeout:
+        options.target.timeout_ms.emplace();
+        return set_duration("timeout", value, false,
+                            &*options.target.timeout_ms);
       case OptionId::kHelp:
         options.action = Action::kHelp;
         return false;
       case OptionId::kVersion:
         options.action = Action::kVersion;
         return false;
+      default:
+        return apply_run_setting(spec.id, value);
     }
-    return true;
   }
 
   // Handles the argument at args[next - 1], known to start with "-".
@@ -129,6 +279,55 @@ struct Parser {
     return apply(*spec, value);
   }
 
+  // The rules for starting COMMAND.
+  void check_run() {
+    const RunSettings& run = result.options.run;
+    if (!first_control_option.empty()) {
+      fail("option '--" + std::string(first_control_option) +
+           "' requires --restart, --status or --stop");
+    } else if (saw_fork && saw_exec) {
+      fail("--fork and --exec cannot be used together");
+    } else if (run.stop_signal != 0 && run.stop_signal == run.restart_signal) {
+      fail("--stop-signal must differ from --signal (both are " +
+           signal_name(run.restart_signal) + ")");
+    } else if (result.options.command.empty()) {
+      fail("missing COMMAND");
+    }
+  }
+
+  // The rules for --restart, --status and --stop: one command, one target.
+  void check_control() {
+    Options& options = result.options;
+    std::string flag(action_flag(control));
+    if (other_control != Action::kRun) {
+      fail(flag + " and " + std::string(action_flag(other_control)) +
+           " cannot be used together");
+      return;
+    }
+    if (!first_run_option.empty()) {
+      fail("option '--" + std::string(first_run_option) +
+           "' cannot be used with " + flag);
+      return;
+    }
+    if (control == Action::kStatus && options.target.timeout_ms) {
+      fail("option '--timeout' cannot be used with --status");
+      return;
+    }
+    std::vector<std::string_view> given;
+    if (options.target.pid != 0) given.push_back("--pid");
+    if (!options.target.pidfile.empty()) given.push_back("--pidfile");
+    if (!options.command.empty()) given.push_back("COMMAND");
+    if (given.empty())
+      fail(flag +
+           " requires the service: --pid=PID, --pidfile=FILE or "
+           "COMMAND");
+    else if (given.size() > 1)
+      fail(std::string(given[0]) + " and " + std::string(given[1]) +
+           " cannot be used together");
+    else
+      options.action = control;
+  }
+
   // Walks the options, then collects COMMAND and ARGS.
   void run() {
     while (next < args.size()) {
@@ -141,17 +340,34 @@ struct Parser {
       ++next;
       if (!parse_one(arg)) return;
     }
-    if (saw_fork && saw_exec) {
-      fail("--fork and --exec cannot be used together");
-      return;
-    }
     for (size_t i = next; i < args.size(); ++i)
       result.options.command.emplace_back(args[i]);
-    if (result.options.command.empty()) fail("missing COMMAND");
+    if (control == Action::kRun)
+      check_run();
+    else
+      check_control();
   }
 };
 
 }  // namespace
+
+bool is_control(Action action) {
+  return action == Action::kRestart || action == Action::kStatus ||
+         action == Action::kStop;
+}
+
+std::string_view action_flag(Action action) {
+  switch (action) {
+    case Action::kRestart:
+      return "--restart";
+    case Action::kStatus:
+      return "--status";
+    case Action::kStop:
+      return "--stop";
+    default:
+      return "";
+  }
+}
 
 ParseResult parse_options(std::span<const char* const> args,
                           std::string_view cwd) {

@@ -4,6 +4,10 @@
 // "huptime: ...\nTry 'huptime --help'." message and exit status 2.
 #pragma once
 
+#include <signal.h>
+#include <sys/types.h>
+
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,7 +18,35 @@
 
 namespace huptime {
 
-enum class Action { kRun, kHelp, kVersion };
+// kRun starts COMMAND; kRestart, kStatus and kStop are the control
+// commands (control.h), which act on a service already running.
+enum class Action { kRun, kHelp, kVersion, kRestart, kStatus, kStop };
+
+// True for kRestart, kStatus and kStop.
+bool is_control(Action action);
+
+// "--restart", "--status" or "--stop"; "" for the other actions.
+std::string_view action_flag(Action action);
+
+// What the library is told about restarts (lib/config.h LaunchConfig);
+// only with Action::kRun.
+struct RunSettings {
+  int restart_signal = SIGHUP;
+  int stop_signal = 0;  // 0: none
+  int64_t start_timeout_ms = 60'000;
+  int64_t drain_timeout_ms = 30'000;
+  int max_draining = 2;
+  std::string check;  // empty: none
+  ReadyRule ready = ReadyRule::kListen;
+};
+
+// Which service a control command acts on: exactly one of the three is set
+// once parsing succeeded (COMMAND is Options::command).
+struct ControlTarget {
+  pid_t pid = 0;        // --pid; 0 when not given
+  std::string pidfile;  // --pidfile, absolute and normalized; or empty
+  std::optional<int64_t> timeout_ms;  // --timeout
+};
 
 struct Options {
   Action action = Action::kRun;
@@ -23,7 +55,11 @@ struct Options {
   std::vector<std::string> unlink;
   // Set by --debug or --log-level; empty means "not given on the command line".
   std::optional<LogLevel> log_level;
+  RunSettings run;
+  ControlTarget target;
   // COMMAND and its ARGS exactly as typed; never empty when action == kRun.
+  // With a control command: the service's command line, or empty when
+  // --pid or --pidfile names it.
   std::vector<std::string> command;
 };
 
@@ -37,8 +73,14 @@ struct ParseResult {
 // Parsing stops at "--" or at the first argument that is not an option (a
 // lone "-" counts as a non-option), so COMMAND's own options are never looked
 // at. Options that take a value accept "--opt=value" and "--opt value".
-// Relative --unlink paths are resolved lexically against `cwd` (absolute).
+// Relative --unlink and --pidfile paths are resolved lexically against `cwd`
+// (absolute; when empty, they are kept as given).
 // --help and --version take effect as soon as they are seen.
+// The usage rules checked here: --fork xor --exec; --stop-signal differs
+// from --signal; at most one control command, with exactly one target
+// (--pid, --pidfile or COMMAND) and none of the run options; --pid,
+// --pidfile and --timeout only with a control command (--timeout not with
+// --status).
 ParseResult parse_options(std::span<const char* const> args,
                           std::string_view cwd);
 
