@@ -41,7 +41,7 @@ void set_int_option(int fd, int level, int name, const SockSpec& spec) {
     fatal_errno(fmt::format("setsockopt on {}", spec.text));
 }
 
-int open_listener(const SockSpec& spec, const ServerOptions& opts) {
+int bind_listener(const SockSpec& spec, const ServerOptions& opts) {
   int type = SOCK_STREAM | (opts.cloexec ? SOCK_CLOEXEC : 0) |
              (opts.nonblock ? SOCK_NONBLOCK : 0);
   int fd = socket(spec.family, type, 0);
@@ -56,8 +56,6 @@ int open_listener(const SockSpec& spec, const ServerOptions& opts) {
   if (bind(fd, reinterpret_cast<const sockaddr*>(&spec.addr), spec.addr_len) !=
       0)
     fatal_errno(fmt::format("bind {}", spec.text));
-  if (listen(fd, kBacklog) != 0)
-    fatal_errno(fmt::format("listen {}", spec.text));
   return fd;
 }
 
@@ -66,13 +64,20 @@ int open_listener(const SockSpec& spec, const ServerOptions& opts) {
 Server prepare_server(int argc, char** argv, unsigned extras) {
   Server server;
   server.options = parse_server_options(argc, argv, extras);
-  server.response = make_response(read_body(server.options.body_file));
+  std::string body = read_body(server.options.body_file);
+  server.response = make_response(body);
+  server.startup = read_startup(server.options.startup_file);
+  install_usr1_recorder(server.options.usr1_file, body);
   return server;
 }
 
 void open_listeners(Server& server) {
   for (const SockSpec& spec : server.options.listen)
-    server.listeners.push_back(open_listener(spec, server.options));
+    server.listeners.push_back(bind_listener(spec, server.options));
+  after_bind(server.startup);
+  for (size_t i = 0; i < server.listeners.size(); ++i)
+    if (listen(server.listeners[i], kBacklog) != 0)
+      fatal_errno(fmt::format("listen {}", server.options.listen[i].text));
 }
 
 void write_pidfile(const Server& server) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server_options.h"
+#include "startup.h"
 
 namespace huptime::test {
 
@@ -18,14 +19,19 @@ struct Server {
   ServerOptions options;
   std::string response;        // the whole HTTP response, built once
   std::vector<int> listeners;  // in --listen order
+  Startup startup;             // --startup-file
 };
 
-// Parses argv and reads the body file. Opens no socket: srv_daemon binds
-// only after detaching.
+// Parses argv, reads the body file and the start-up file (which may say
+// exit now), installs the --usr1-file recorder. Opens no socket: srv_daemon
+// binds only after detaching.
 Server prepare_server(int argc, char** argv, unsigned extras);
 
 // Binds and listens on every --listen spec (SO_REUSEADDR on TCP, IPV6_V6ONLY
-// on tcp6 so that tcp:0.0.0.0:P and tcp6:[::]:P can coexist).
+// on tcp6 so that tcp:0.0.0.0:P and tcp6:[::]:P can coexist). Binds all of
+// them first, then applies the start-up behaviour (crash, hang, warm-up),
+// then listens on all: a new version that fails does so between bind() and
+// listen(), where huptime has handed it the inherited sockets.
 void open_listeners(Server& server);
 
 // Writes our pid to --pidfile, if given, through a temporary file and

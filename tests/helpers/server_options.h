@@ -10,6 +10,11 @@
 //   --body-file F        body = contents of F, read once at start-up;
 //                        default "hello\n"
 //   --pidfile F          write our pid to F (atomically) once listening
+//   --startup-file F     how start-up goes, read at start-up (startup.h):
+//                        missing, empty or "ok": normally; "exit1",
+//                        "crash-after-bind", "hang-before-listen",
+//                        "warmup=MS"
+//   --usr1-file F        on SIGUSR1, write "pid=PID body=FIRST-LINE" to F
 // Only some servers accept these (see ServerExtras):
 //   --workers N          srv_prefork: worker processes (default 2)
 //   --keep-stderr        srv_daemon: keep fd 2 when detaching
@@ -38,6 +43,8 @@ struct ServerOptions {
   int delay_ms = 0;
   std::string body_file;
   std::string pidfile;
+  std::string startup_file;
+  std::string usr1_file;
   int workers = 2;
   bool keep_stderr = false;
   bool close_all_fds = false;
