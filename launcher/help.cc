@@ -40,8 +40,8 @@ Options:
                      SIGUSR2, usr2, RTMIN+2) or a number; not KILL or STOP.
   --stop-signal=SIG  send SIG to the old copy's main process once it has
                      stopped accepting (default: none), e.g. to make it
-                     close idle keep-alive connections. Must differ from
-                     --signal.
+                     close idle keep-alive connections. Fork mode only;
+                     must differ from --signal.
   --check=CMD        before each restart, run CMD with /bin/sh -c in the
                      service's directory (e.g. a configuration test); if it
                      exits non-zero, the restart is abandoned and the

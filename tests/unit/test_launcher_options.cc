@@ -185,6 +185,13 @@ TEST_CASE("options: --stop-signal must differ from --signal", "[options]") {
   CHECK(parse({"--signal=USR2", "--stop-signal=HUP", "app"}).error.empty());
 }
 
+TEST_CASE("options: --stop-signal is for fork mode", "[options]") {
+  std::string error = parse({"--exec", "--stop-signal=TERM", "app"}).error;
+  CHECK(error.rfind("--stop-signal needs --fork", 0) == 0);
+  CHECK(parse({"--stop-signal=TERM", "--exec", "app"}).error == error);
+  CHECK(parse({"--fork", "--stop-signal=TERM", "app"}).error.empty());
+}
+
 TEST_CASE("options: --start-timeout and --drain-timeout", "[options]") {
   CHECK(parse({"--start-timeout=90", "app"}).options.run.start_timeout_ms ==
         90'000);
