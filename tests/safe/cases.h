@@ -12,6 +12,7 @@
 //   status               --status against /proc while a generation drains
 //   stop                 --stop with a draining generation present
 //   stop-signal          --stop-signal reaches the old generation
+//   max-draining         a generation over --max-draining finishes at once
 #pragma once
 
 #include <functional>
@@ -31,6 +32,7 @@ void case_stop(Harness& h);
 void case_stop_signal(Harness& h);
 void case_status(Harness& h);
 void case_storm(Harness& h);
+void case_max_draining(Harness& h);
 
 // Runs `--status --pid=PID()` every 50 ms until `ok(status)`; throws with
 // the last output otherwise (cases_status.cc).

@@ -236,3 +236,47 @@ void case_stop_signal(Harness& h) {
 }
 
 }  // namespace huptime::test
+
+namespace huptime::test {
+
+// --max-draining=1 and a 60 s drain held open by idle connections: the
+// second restart leaves two generations draining, one too many, so the
+// older one closes its connections and exits at once while the younger
+// keeps draining (fork mode: exec mode never has two).
+void case_max_draining(Harness& h) {
+  h.start({{"--max-draining=1", "--drain-timeout=60s"}, "", {}});
+  h.start_load();
+  pid_t first = h.leader();
+  auto idle_first = open_idle(h, 1);
+  h.write_body(1);
+  h.expect_restart_ok(h.restart(kRestartTimeout));
+  pid_t second = h.leader();
+  auto idle_second = open_idle(h, 1);
+  check(pid_alive(first), "generation 1 (pid {}) ended before the limit",
+        first);
+  h.write_body(2);
+  Clock::time_point begin = Clock::now();
+  h.expect_restart_ok(h.restart(kRestartTimeout));
+  expect_exit(first, Deadline(seconds(2)),
+              "generation 1, over the --max-draining limit");
+  h.note(fmt::format("oldest_finished_after_s={:.2f}",
+                     seconds_between(begin, Clock::now())));
+  check(idle_first[0]->wait_closed_by_server(Deadline(milliseconds(500))),
+        "the idle connection to generation 1 is still open");
+  check(pid_alive(second),
+        "generation 2 (pid {}) ended: only the oldest "
+        "should have been finished",
+        second);
+  Status status = h.status();
+  check(status.count("draining") == 1 && status.count("ready") == 1,
+        "--status shows {} draining and {} ready generations, expected 1 "
+        "and 1",
+        status.count("draining"), status.count("ready"));
+  h.mark_stale(1, Clock::now());
+  h.wait_successes(4 * static_cast<uint64_t>(h.options().clients), 2,
+                   "after the second restart");
+  h.finish_load();
+  h.stop_service();
+}
+
+}  // namespace huptime::test

@@ -43,7 +43,8 @@ constexpr CaseEntry kCases[] = {
     {"storm", true, true, case_storm},
     {"status", true, true, case_status},
     {"stop", true, true, case_stop},
-    {"stop-signal", true, true, case_stop_signal},
+    {"stop-signal", true, false, case_stop_signal},
+    {"max-draining", true, false, case_max_draining},
 };
 
 [[noreturn]] void usage_error(std::string_view message) {
