@@ -302,10 +302,16 @@ void gen_note_wait_slow() {
   // kernel's queue meanwhile (well under a millisecond). Bounded: an old
   // generation that does not answer does not hold us up for long.
   if (ready >= 0) {
+    // With --ready=notify the old generation hangs up only after READY=1,
+    // which may come long after the program first waits: up to the start
+    // timeout (the old one is alive and answering, or the hang-up is
+    // immediate).
+    int barrier_ms = by_notify ? static_cast<int>(g_rt.config->start_timeout_ms)
+                               : kBarrierMs;
     pollfd p{ready, POLLRDHUP, 0};
     int rc;
     do {
-      rc = real::poll(&p, 1, kBarrierMs);
+      rc = real::poll(&p, 1, barrier_ms);
     } while (rc < 0 && errno == EINTR);
     HUPTIME_LOG(kDebug, "hand-off barrier: rc={} revents={:#x}", rc,
                 static_cast<unsigned>(p.revents));
@@ -313,7 +319,7 @@ void gen_note_wait_slow() {
       HUPTIME_LOG(kWarn,
                   "the old generation did not confirm it stopped "
                   "accepting within {} ms; accepting anyway",
-                  kBarrierMs);
+                  barrier_ms);
     // Not ready by the old generation's account yet (--ready=notify): the
     // ready socket stays open, its hang-up is how the old generation
     // learns that we are gone. The restart thread releases it later.

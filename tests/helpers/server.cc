@@ -78,6 +78,7 @@ void open_listeners(Server& server) {
   for (size_t i = 0; i < server.listeners.size(); ++i)
     if (listen(server.listeners[i], kBacklog) != 0)
       fatal_errno(fmt::format("listen {}", server.options.listen[i].text));
+  after_listen(server.startup);
 }
 
 void write_pidfile(const Server& server) {

@@ -5,9 +5,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -95,8 +98,10 @@ Startup read_startup(const std::string& path) {
     startup.kind = StartupKind::kCrashAfterBind;
   } else if (text == "hang-before-listen") {
     startup.kind = StartupKind::kHang;
-  } else if (text.starts_with("warmup=")) {
-    startup.kind = StartupKind::kWarmup;
+  } else if (text == "notify-never") {
+    startup.kind = StartupKind::kNotifyNever;
+  } else if (text.starts_with("warmup=") || text.starts_with("notify=")) {
+    startup.kind = text[0] == 'w' ? StartupKind::kWarmup : StartupKind::kNotify;
     try {
       size_t used = 0;
       startup.warmup_ms = std::stoi(text.substr(7), &used);
@@ -115,6 +120,8 @@ void after_bind(const Startup& startup) {
   switch (startup.kind) {
     case StartupKind::kNormal:
     case StartupKind::kExit1:
+    case StartupKind::kNotify:
+    case StartupKind::kNotifyNever:
       return;
     case StartupKind::kCrashAfterBind:
       crash();
@@ -124,6 +131,30 @@ void after_bind(const Startup& startup) {
       std::this_thread::sleep_for(std::chrono::milliseconds(startup.warmup_ms));
       return;
   }
+}
+
+void after_listen(const Startup& startup) {
+  const char* address = getenv("NOTIFY_SOCKET");
+  if (startup.kind != StartupKind::kNotify || !address || !*address) return;
+  std::string where(address);
+  int delay_ms = startup.warmup_ms;
+  std::thread([where, delay_ms] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (where.size() >= sizeof addr.sun_path) return;
+    memcpy(addr.sun_path, where.data(), where.size());
+    if (where[0] == '@') addr.sun_path[0] = '\0';
+    socklen_t len =
+        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + where.size());
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const char message[] = "READY=1\nSTATUS=serving";
+    if (sendto(fd, message, sizeof message - 1, 0,
+               reinterpret_cast<sockaddr*>(&addr), len) < 0)
+      fmt::print(stderr, "{}: sd_notify: {}\n", program_invocation_short_name,
+                 strerror(errno));
+    close(fd);
+  }).detach();
 }
 
 void install_usr1_recorder(const std::string& path, const std::string& body) {

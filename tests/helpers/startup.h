@@ -9,6 +9,10 @@
 //                               (no core file) before listen()
 //   "hang-before-listen"        bind every listener, then pause() forever
 //   "warmup=MS"                 bind every listener, sleep MS, then listen
+//   "notify=MS"                 start normally; MS after listen(), send
+//                               READY=1 to $NOTIFY_SOCKET (sd_notify), from a
+//                               thread: the server accepts meanwhile
+//   "notify-never"              start normally, never send READY=1
 // Anything else ends the server with status 2: a typo in a test must not
 // pass for "ok".
 #pragma once
@@ -17,11 +21,19 @@
 
 namespace huptime::test {
 
-enum class StartupKind { kNormal, kExit1, kCrashAfterBind, kHang, kWarmup };
+enum class StartupKind {
+  kNormal,
+  kExit1,
+  kCrashAfterBind,
+  kHang,
+  kWarmup,
+  kNotify,
+  kNotifyNever
+};
 
 struct Startup {
   StartupKind kind = StartupKind::kNormal;
-  int warmup_ms = 0;
+  int warmup_ms = 0;  // also the notify delay
 };
 
 // Reads and parses `path` (empty: kNormal). exit1 takes effect here.
@@ -30,6 +42,10 @@ Startup read_startup(const std::string& path);
 // Between bind() and listen(): crashes, hangs or sleeps as `startup` says;
 // returns at once for kNormal.
 void after_bind(const Startup& startup);
+
+// After listen(): starts the READY=1 sender for kNotify when $NOTIFY_SOCKET
+// is set (a first start under huptime has none).
+void after_listen(const Startup& startup);
 
 // With a non-empty `path`, installs a SIGUSR1 handler that writes
 // "pid=PID body=BODY_LINE\n" to `path` (through PATH.tmp and rename(2), so

@@ -13,6 +13,8 @@
 //   stop                 --stop with a draining generation present
 //   stop-signal          --stop-signal reaches the old generation
 //   max-draining         a generation over --max-draining finishes at once
+//   notify               --ready=notify: ready at READY=1, not at listen()
+//   notify-never         no READY=1: the whole new generation is killed
 #pragma once
 
 #include <functional>
@@ -33,6 +35,8 @@ void case_stop_signal(Harness& h);
 void case_status(Harness& h);
 void case_storm(Harness& h);
 void case_max_draining(Harness& h);
+void case_notify(Harness& h);
+void case_notify_never(Harness& h);
 
 // Runs `--status --pid=PID()` every 50 ms until `ok(status)`; throws with
 // the last output otherwise (cases_status.cc).

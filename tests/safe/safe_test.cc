@@ -45,6 +45,8 @@ constexpr CaseEntry kCases[] = {
     {"stop", true, true, case_stop},
     {"stop-signal", true, false, case_stop_signal},
     {"max-draining", true, false, case_max_draining},
+    {"notify", true, true, case_notify},
+    {"notify-never", true, false, case_notify_never},
 };
 
 [[noreturn]] void usage_error(std::string_view message) {
