@@ -98,6 +98,8 @@ Startup read_startup(const std::string& path) {
     startup.kind = StartupKind::kCrashAfterBind;
   } else if (text == "hang-before-listen") {
     startup.kind = StartupKind::kHang;
+  } else if (text == "ignore-term") {
+    signal(SIGTERM, SIG_IGN);
   } else if (text == "notify-never") {
     startup.kind = StartupKind::kNotifyNever;
   } else if (text.starts_with("warmup=") || text.starts_with("notify=")) {

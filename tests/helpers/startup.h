@@ -13,6 +13,7 @@
 //                               READY=1 to $NOTIFY_SOCKET (sd_notify), from a
 //                               thread: the server accepts meanwhile
 //   "notify-never"              start normally, never send READY=1
+//   "ignore-term"               start normally with SIGTERM ignored
 // Anything else ends the server with status 2: a typo in a test must not
 // pass for "ok".
 #pragma once

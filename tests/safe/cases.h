@@ -13,6 +13,7 @@
 //   stop                 --stop with a draining generation present
 //   stop-signal          --stop-signal reaches the old generation
 //   max-draining         a generation over --max-draining finishes at once
+//   stop-kill            --stop SIGKILLs a version that ignores SIGTERM
 //   notify               --ready=notify: ready at READY=1, not at listen()
 //   notify-never         no READY=1: the whole new generation is killed
 #pragma once
@@ -36,6 +37,7 @@ void case_status(Harness& h);
 void case_storm(Harness& h);
 void case_max_draining(Harness& h);
 void case_notify(Harness& h);
+void case_stop_kill(Harness& h);
 void case_notify_never(Harness& h);
 
 // Runs `--status --pid=PID()` every 50 ms until `ok(status)`; throws with

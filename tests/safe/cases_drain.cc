@@ -280,3 +280,30 @@ void case_max_draining(Harness& h) {
 }
 
 }  // namespace huptime::test
+
+namespace huptime::test {
+
+// --stop against a version that ignores SIGTERM: after --timeout it is
+// killed; --stop still exits 0 with nothing left.
+void case_stop_kill(Harness& h) {
+  h.start({{}, "", {}});
+  h.write_body(1);
+  h.write_startup("ignore-term");
+  h.expect_restart_ok(h.restart(kRestartTimeout));
+  CommandResult result =
+      h.control({"--stop", "--timeout=1s", fmt::format("--pid={}", h.leader())},
+                seconds(20));
+  h.note(
+      fmt::format("stop=exit{}/{:.2f}s", result.exit_code, result.seconds()));
+  check(result.exit_code == 0, "--stop: {}", result.describe());
+  check(result.seconds() >= 0.9,
+        "--stop returned after {:.2f} s: SIGTERM is ignored, so only the "
+        "SIGKILL after --timeout=1s can have ended it",
+        result.seconds());
+  ServiceSnapshot left = h.snapshot();
+  check(left.pids.empty(), "--stop exited 0 with {} processes left:\n{}",
+        left.pids.size(), describe_snapshot(left));
+  h.stop_service();
+}
+
+}  // namespace huptime::test

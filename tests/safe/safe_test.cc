@@ -45,6 +45,7 @@ constexpr CaseEntry kCases[] = {
     {"stop", true, true, case_stop},
     {"stop-signal", true, false, case_stop_signal},
     {"max-draining", true, false, case_max_draining},
+    {"stop-kill", true, true, case_stop_kill},
     {"notify", true, true, case_notify},
     {"notify-never", true, false, case_notify_never},
 };
