@@ -13,6 +13,8 @@
 //   stop                 --stop with a draining generation present
 //   stop-signal          --stop-signal reaches the old generation
 //   max-draining         a generation over --max-draining finishes at once
+//   not-executable       the command lost its execute bit: refused, serving
+//   signal               --signal=USR2 restarts; --status names it
 //   stop-kill            --stop SIGKILLs a version that ignores SIGTERM
 //   notify               --ready=notify: ready at READY=1, not at listen()
 //   notify-never         no READY=1: the whole new generation is killed
@@ -38,6 +40,8 @@ void case_storm(Harness& h);
 void case_max_draining(Harness& h);
 void case_notify(Harness& h);
 void case_stop_kill(Harness& h);
+void case_not_executable(Harness& h);
+void case_signal(Harness& h);
 void case_notify_never(Harness& h);
 
 // Runs `--status --pid=PID()` every 50 ms until `ok(status)`; throws with

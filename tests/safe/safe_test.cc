@@ -46,6 +46,8 @@ constexpr CaseEntry kCases[] = {
     {"stop-signal", true, false, case_stop_signal},
     {"max-draining", true, false, case_max_draining},
     {"stop-kill", true, true, case_stop_kill},
+    {"not-executable", true, true, case_not_executable},
+    {"signal", true, true, case_signal},
     {"notify", true, true, case_notify},
     {"notify-never", true, false, case_notify_never},
 };
