@@ -111,17 +111,13 @@ void futex_wait(const std::atomic<uint32_t>& word, uint32_t expected,
           expected, &timeout, nullptr, 0);
 }
 
-// The library's grace for an attempt past its start timeout
-// (lib/service_state.cc kStuckGraceMs; keep the two equal).
-constexpr int64_t kStuckGraceMs = 5'000;
-
 // An attempt begun but not ended whose leader has died, or that is well
 // past its start timeout: the library gives up on it when the next attempt
 // begins (lib/service_state.cc), so do not wait for it.
 bool attempt_abandoned(const ServiceShared* page) {
   int64_t began = page->attempt_ms.load(std::memory_order_acquire);
   int64_t limit = page->start_timeout_ms.load(std::memory_order_acquire);
-  if (began > 0 && monotonic_ms() > began + limit + kStuckGraceMs) return true;
+  if (began > 0 && monotonic_ms() > began + limit + kStuckAttemptGraceMs) return true;
   pid_t leader = page->attempt_pid.load(std::memory_order_acquire);
   return leader > 0 && kill(leader, 0) != 0 && errno == ESRCH;
 }

@@ -116,10 +116,6 @@ bool service_attach(int fd) {
 
 ServiceShared* service_page() { return g_page.load(std::memory_order_acquire); }
 
-namespace {
-constexpr int64_t kStuckGraceMs = 5000;
-}
-
 int64_t service_attempt_deadline_ms() {
   ServiceShared* page = service_page();
   if (!page || page->ended.load() >= page->begun.load()) return -1;
@@ -128,7 +124,7 @@ int64_t service_attempt_deadline_ms() {
 
 bool service_restart_in_flight() {
   int64_t deadline = service_attempt_deadline_ms();
-  if (deadline < 0 || monotonic_ms() > deadline + kStuckGraceMs) return false;
+  if (deadline < 0 || monotonic_ms() > deadline + kStuckAttemptGraceMs) return false;
   pid_t leader = service_page()->attempt_pid.load();
   return leader > 0 && (kill(leader, 0) == 0 || errno == EPERM);
 }

@@ -30,6 +30,11 @@ namespace huptime {
 inline constexpr const char* kServiceMemfdName = "huptime-service";
 inline constexpr const char* kGenerationMemfdName = "huptime-generation";
 
+// An attempt still unfinished this long after its start timeout hung or
+// lost its leader: later restarts no longer wait for it (library and
+// --restart alike).
+inline constexpr int64_t kStuckAttemptGraceMs = 5'000;
+
 // One process of a generation.
 struct alignas(64) ProcSlot {
   std::atomic<int32_t> pid;    // 0: free; a dead pid: free to take
