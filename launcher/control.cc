@@ -117,7 +117,8 @@ void futex_wait(const std::atomic<uint32_t>& word, uint32_t expected,
 bool attempt_abandoned(const ServiceShared* page) {
   int64_t began = page->attempt_ms.load(std::memory_order_acquire);
   int64_t limit = page->start_timeout_ms.load(std::memory_order_acquire);
-  if (began > 0 && monotonic_ms() > began + limit + kStuckAttemptGraceMs) return true;
+  if (began > 0 && monotonic_ms() > began + limit + kStuckAttemptGraceMs)
+    return true;
   pid_t leader = page->attempt_pid.load(std::memory_order_acquire);
   return leader > 0 && kill(leader, 0) != 0 && errno == ESRCH;
 }

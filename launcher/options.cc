@@ -288,8 +288,9 @@ struct Parser {
     } else if (saw_fork && saw_exec) {
       fail("--fork and --exec cannot be used together");
     } else if (run.stop_signal != 0 && saw_exec) {
-      fail("--stop-signal needs --fork: in exec mode the old and the new "
-           "version are one process, which the signal would stop");
+      fail(
+          "--stop-signal needs --fork: in exec mode the old and the new "
+          "version are one process, which the signal would stop");
     } else if (run.stop_signal != 0 && run.stop_signal == run.restart_signal) {
       fail("--stop-signal must differ from --signal (both are " +
            signal_name(run.restart_signal) + ")");

@@ -124,7 +124,8 @@ int64_t service_attempt_deadline_ms() {
 
 bool service_restart_in_flight() {
   int64_t deadline = service_attempt_deadline_ms();
-  if (deadline < 0 || monotonic_ms() > deadline + kStuckAttemptGraceMs) return false;
+  if (deadline < 0 || monotonic_ms() > deadline + kStuckAttemptGraceMs)
+    return false;
   pid_t leader = service_page()->attempt_pid.load();
   return leader > 0 && (kill(leader, 0) == 0 || errno == EPERM);
 }

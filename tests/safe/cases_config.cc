@@ -72,10 +72,10 @@ void case_signal(Harness& h) {
                    "after kill -USR2");
   // Fork mode: the leader is the new copy now.
   if (h.fork_mode()) {
-    LogMatch started = h.wait_log(
-        std::regex(fmt::format(
-            R"(huptime\[{}\]: new copy started as pid (\d+))", old)),
-        from, "'new copy started as pid N'", seconds(5));
+    LogMatch started =
+        h.wait_log(std::regex(fmt::format(
+                       R"(huptime\[{}\]: new copy started as pid (\d+))", old)),
+                   from, "'new copy started as pid N'", seconds(5));
     h.set_leader(std::stoi(started.groups[1]));
   }
   h.write_body(2);
