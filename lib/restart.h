@@ -27,6 +27,9 @@ void restart_poke();
 // Child side of fork: the thread did not survive it.
 void restart_after_fork_child();
 
+// The body of the restart thread (restart.cc); restart_thread.cc starts it.
+[[noreturn]] void run_restart_thread();
+
 // True once this process stopped accepting (placeholders installed).
 extern constinit std::atomic<bool> g_stopped_accepting;
 
