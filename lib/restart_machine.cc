@@ -23,11 +23,10 @@ uint32_t RestartMachine::finish_drain(uint32_t extra) {
   return extra | (reexec ? action::kReExec : action::kExit);
 }
 
-uint32_t RestartMachine::back_to_serving(int64_t now_ms, uint32_t extra) {
+uint32_t RestartMachine::back_to_serving(uint32_t extra) {
   state_ = RestartState::kServing;
   deadline_ms_ = -1;
   leader_ = false;
-  (void)now_ms;
   return extra | action::kReleaseToken;
 }
 
@@ -44,9 +43,9 @@ uint32_t RestartMachine::on(RestartEvent event, int64_t now_ms) {
         case RestartEvent::kNewReady:
           return drain(now_ms, action::kAnnounceDrain);
         case RestartEvent::kNewFailed:
-          return back_to_serving(now_ms, 0);
+          return back_to_serving(0);
         case RestartEvent::kStartTimeout:
-          return back_to_serving(now_ms, action::kKillNew);
+          return back_to_serving(action::kKillNew);
         case RestartEvent::kDrainRequested:
           return drain(now_ms, action::kKillNew);
         default:
@@ -66,7 +65,7 @@ uint32_t RestartMachine::on(RestartEvent event, int64_t now_ms) {
       if (leader_ && mode_ == Mode::kExec) {
         if (event == RestartEvent::kRestartSignal) return action::kOweRestart;
         if (event == RestartEvent::kExecFailed)
-          return back_to_serving(now_ms, action::kResumeAccepting);
+          return back_to_serving(action::kResumeAccepting);
       }
       break;
   }

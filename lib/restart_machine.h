@@ -89,7 +89,7 @@ class RestartMachine {
   uint32_t start(int64_t now_ms);
   uint32_t drain(int64_t now_ms, uint32_t extra);
   uint32_t finish_drain(uint32_t extra);
-  uint32_t back_to_serving(int64_t now_ms, uint32_t extra);
+  uint32_t back_to_serving(uint32_t extra);
 
   Mode mode_;
   RestartTimeouts timeouts_;
