@@ -16,7 +16,7 @@ constexpr const char* kContractVariables[] = {
     kEnvMode,        kEnvArgv,       kEnvCwd,          kEnvSigMask,
     kEnvSigIgn,      kEnvUnlink,     kEnvLog,          kEnvFds,
     kEnvSignal,      kEnvStopSignal, kEnvStartTimeout, kEnvDrainTimeout,
-    kEnvMaxDraining, kEnvCheck,      kEnvReady,
+    kEnvMaxDraining, kEnvCheck,      kEnvReady,        kEnvSystemdNotify,
 };
 
 std::string_view variable_name(std::string_view entry) {

@@ -24,9 +24,11 @@
 #include "help.h"
 #include "launch_env.h"
 #include "library_path.h"
+#include "master.h"
 #include "options.h"
 #include "process_state.h"
 #include "resolve.h"
+#include "socket_activation.h"
 #include "static_elf.h"
 
 extern char** environ;
@@ -128,6 +130,45 @@ LaunchConfig launch_config(const Options& options, const std::string& cwd,
   return config;
 }
 
+// Without NOTIFY_SOCKET: huptime talks to systemd, not the program
+// (systemd_notify.h).
+std::vector<std::string> without_notify_socket(
+    const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  for (const std::string& entry : env)
+    if (!entry.starts_with("NOTIFY_SOCKET=")) out.push_back(entry);
+  return out;
+}
+
+// The sockets systemd passed (LISTEN_FDS), or none.
+Activation activation_or_warn(LogLevel level) {
+  Activation activation = take_activation(std::getenv("LISTEN_PID"),
+                                          std::getenv("LISTEN_FDS"), getpid());
+  if (!activation.warning.empty() && level >= LogLevel::kWarn)
+    warn(activation.warning);
+  return activation;
+}
+
+// --master: stays resident and starts the service itself (master.h).
+[[noreturn]] void run_as_master(const Options& options, LaunchConfig config,
+                                const std::string& library,
+                                const Activation& activation) {
+  MasterPlan plan;
+  plan.argv = options.command;
+  plan.systemd_notify = config.systemd_notify;
+  config.systemd_notify.clear();
+  std::vector<std::string> env = without_notify_socket(current_environment());
+  if (!activation.sockets.empty()) env = without_activation_vars(env);
+  plan.env = build_launch_environment(env, library, config);
+  plan.config = std::move(config);
+  sigprocmask(SIG_SETMASK, nullptr, &plan.launch_mask);
+  plan.copies = options.run.copies;
+  plan.revive = options.run.revive;
+  plan.revive_limit = options.run.revive_limit;
+  plan.activated = activation.sockets;
+  run_master(std::move(plan));
+}
+
 int run(int argc, char** argv) {
   const std::optional<std::string> logical = logical_cwd(std::getenv("PWD"));
   Options options = parse_or_exit(argc, argv, logical, errno);
@@ -150,9 +191,17 @@ int run(int argc, char** argv) {
         "will not keep its listeners (see README: limitations)",
         command));
 
-  exec_or_exit(path, options.command,
-               build_launch_environment(current_environment(), library,
-                                        launch_config(options, cwd, *level)));
+  LaunchConfig config = launch_config(options, cwd, *level);
+  if (const char* notify = std::getenv("NOTIFY_SOCKET"))
+    config.systemd_notify = notify;
+  Activation activation = activation_or_warn(*level);
+  if (options.run.master) run_as_master(options, config, library, activation);
+  std::vector<std::string> env = without_notify_socket(current_environment());
+  if (!activation.sockets.empty()) env = without_activation_vars(env);
+  env = build_launch_environment(env, library, config);
+  if (!activation.sockets.empty())
+    env.push_back(activation_handoff_var(activation.sockets, getpid()));
+  exec_or_exit(path, options.command, std::move(env));
 }
 
 }  // namespace

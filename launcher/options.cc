@@ -24,6 +24,10 @@ enum class OptionId {
   kMaxDraining,
   kCheck,
   kReady,
+  kMaster,
+  kRevive,
+  kReviveLimit,
+  kMulti,
   kRestart,
   kStatus,
   kStop,
@@ -58,6 +62,10 @@ constexpr OptionSpec kOptionTable[] = {
     {"max-draining", OptionId::kMaxDraining, true, Scope::kRun},
     {"check", OptionId::kCheck, true, Scope::kRun},
     {"ready", OptionId::kReady, true, Scope::kRun},
+    {"master", OptionId::kMaster, false, Scope::kRun},
+    {"revive", OptionId::kRevive, false, Scope::kRun},
+    {"revive-limit", OptionId::kReviveLimit, true, Scope::kRun},
+    {"multi", OptionId::kMulti, true, Scope::kRun},
     {"restart", OptionId::kRestart, false, Scope::kCommand},
     {"status", OptionId::kStatus, false, Scope::kCommand},
     {"stop", OptionId::kStop, false, Scope::kCommand},
@@ -147,6 +155,19 @@ struct Parser {
     return true;
   }
 
+  // A count for --revive-limit (0 allowed: revive without limit) or
+  // --multi.
+  bool set_count(std::string_view name, std::string_view value, int min,
+                 int max, int* out) {
+    std::optional<int64_t> n = parse_number(value);
+    if (!n || *n < min || *n > max || value[0] == '+')
+      return fail("invalid value " + quoted(value) + " for --" +
+                  std::string(name) + " (expected " + std::to_string(min) +
+                  " to " + std::to_string(max) + ")");
+    *out = static_cast<int>(*n);
+    return true;
+  }
+
   bool set_ready(std::string_view value) {
     std::optional<ReadyRule> rule = parse_ready_rule(value);
     if (!rule)
@@ -192,6 +213,19 @@ struct Parser {
         return true;
       case OptionId::kReady:
         return set_ready(value);
+      case OptionId::kMaster:
+        run.master = true;
+        return true;
+      case OptionId::kRevive:
+        run.master = run.revive = true;
+        return true;
+      case OptionId::kReviveLimit:
+        run.master = run.revive = true;
+        return set_count("revive-limit", value, 0, 1'000'000,
+                         &run.revive_limit);
+      case OptionId::kMulti:
+        run.master = true;
+        return set_count("multi", value, 1, kMaxCopies, &run.copies);
       default:
         return true;
     }
@@ -287,6 +321,10 @@ struct Parser {
            "' requires --restart, --status or --stop");
     } else if (saw_fork && saw_exec) {
       fail("--fork and --exec cannot be used together");
+    } else if (run.master && saw_exec) {
+      fail(
+          "--master (and --revive, --multi) cannot be used with --exec: the "
+          "master keeps one PID and runs generations side by side");
     } else if (run.stop_signal != 0 && saw_exec) {
       fail(
           "--stop-signal needs --fork: in exec mode the old and the new "

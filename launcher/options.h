@@ -38,7 +38,15 @@ struct RunSettings {
   int max_draining = 2;
   std::string check;  // empty: none
   ReadyRule ready = ReadyRule::kListen;
+  // --master: huptime stays resident as the service's parent (master.h).
+  // --revive and --multi imply it.
+  bool master = false;
+  bool revive = false;
+  int revive_limit = 10;  // revivals in a row; 0: no limit
+  int copies = 1;         // --multi
 };
+
+inline constexpr int kMaxCopies = 64;
 
 // Which service a control command acts on: exactly one of the three is set
 // once parsing succeeded (COMMAND is Options::command).

@@ -195,6 +195,8 @@ std::vector<std::string> encode_launch_env(const LaunchConfig& config) {
   if (!config.check.empty())
     env.push_back(std::string(kEnvCheck) + "=" + config.check);
   env.push_back(std::string(kEnvReady) + "=" + ready_rule_name(config.ready));
+  if (!config.systemd_notify.empty())
+    env.push_back(std::string(kEnvSystemdNotify) + "=" + config.systemd_notify);
   return env;
 }
 

@@ -25,8 +25,11 @@
 //   HUPTIME_CHECK     shell command run before each restart; unset: none
 //   HUPTIME_READY     "listen" (default) | "notify": what makes a new
 //                     generation ready (README: readiness)
+//   HUPTIME_SYSTEMD_NOTIFY  systemd's NOTIFY_SOCKET, kept for huptime
+//                     (systemd_notify.h); the program does not see it
 //   HUPTIME_FDS       hand-off state between generations (lib/handoff.h);
-//                     never set by the launcher
+//                     set by the launcher only for socket activation
+//                     (LISTEN_FDS) and by `huptime --master`
 #pragma once
 
 #include <signal.h>
@@ -54,6 +57,7 @@ inline constexpr const char* kEnvDrainTimeout = "HUPTIME_DRAIN_TIMEOUT";
 inline constexpr const char* kEnvMaxDraining = "HUPTIME_MAX_DRAINING";
 inline constexpr const char* kEnvCheck = "HUPTIME_CHECK";
 inline constexpr const char* kEnvReady = "HUPTIME_READY";
+inline constexpr const char* kEnvSystemdNotify = "HUPTIME_SYSTEMD_NOTIFY";
 inline constexpr const char* kEnvPrefix = "HUPTIME_";
 
 enum class Mode { kFork, kExec };
@@ -107,6 +111,7 @@ struct LaunchConfig {
   int max_draining = 2;
   std::string check;  // shell command; empty: none
   ReadyRule ready = ReadyRule::kListen;
+  std::string systemd_notify;  // systemd's NOTIFY_SOCKET; empty: none
 };
 
 // Encode as NAME=VALUE strings (without LD_PRELOAD and HUPTIME_FDS).

@@ -70,6 +70,7 @@ std::optional<LaunchConfig> decode_launch_env(Getenv getenv_fn,
   if (!number(kEnvMaxDraining, 1, kMaxDrainingLimit, &config.max_draining))
     return fail(std::string("bad ") + kEnvMaxDraining);
   if (const char* v = getenv_fn(kEnvCheck)) config.check = v;
+  if (const char* v = getenv_fn(kEnvSystemdNotify)) config.systemd_notify = v;
   if (const char* v = getenv_fn(kEnvReady)) {
     auto rule = parse_ready_rule(v);
     if (!rule) return fail(std::string("bad ") + kEnvReady + "=" + v);

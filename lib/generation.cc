@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "master_link.h"
 #include "our_fds.h"
 #include "proc_members.h"
 #include "real.h"
@@ -20,6 +21,7 @@
 #include "runtime.h"
 #include "service_state.h"
 #include "shared_state.h"
+#include "systemd_link.h"
 
 namespace huptime {
 
@@ -267,6 +269,7 @@ void gen_note_wait_slow() {
     ListenerLock lock(g_listeners);
     if (!all_taken_over_unlocked(&count)) return;
   }
+  master_report_listeners();
   uint32_t expected = 0;
   // Pinned: the restart thread, or another of the program's threads, may
   // close it as soon as the old generation hangs up (our_fds.h).
@@ -281,6 +284,7 @@ void gen_note_wait_slow() {
     HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
                 page->generation.load(), count, count == 1 ? "" : "s");
     service_set_current(page->generation.load(), page->root_pid.load());
+    if (page->generation.load() == 1) systemd_first_ready();
     if (ready >= 0) {
       char byte = 'R';
       send(ready, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -88,7 +88,7 @@ bool has_duplicate_fds(const Handoff& h) {
   int n = 0;
   for (int i = 0; i < h.n_listen; ++i) fds[n++] = h.listen[i].fd;
   for (int i = 0; i < h.n_own; ++i) fds[n++] = h.own[i].fd;
-  for (int fd : {h.ready_fd, h.state_fd, h.latch_fd, h.svc_fd})
+  for (int fd : {h.ready_fd, h.state_fd, h.latch_fd, h.svc_fd, h.master_fd})
     if (fd >= 0) fds[n++] = fd;
   for (int i = 0; i < n; ++i)
     for (int j = i + 1; j < n; ++j)
@@ -117,6 +117,10 @@ size_t encode_handoff(const Handoff& h, char* buf, size_t size) {
   if (h.svc_fd >= 0) {
     w.text(";svc=");
     w.number(static_cast<uint64_t>(h.svc_fd));
+  }
+  if (h.master_fd >= 0) {
+    w.text(";master=");
+    w.number(static_cast<uint64_t>(h.master_fd));
   }
   w.fd_list(";listen=", h.listen, h.n_listen);
   w.fd_list(";own=", h.own, h.n_own);
@@ -171,6 +175,8 @@ bool decode_handoff(std::string_view text, Handoff* out) {
         return false;
     } else if (key == "svc" && h.svc_fd < 0) {
       if (!parse_fd(value, &h.svc_fd)) return false;
+    } else if (key == "master" && h.master_fd < 0) {
+      if (!parse_fd(value, &h.master_fd)) return false;
     } else if (key == "listen" && h.n_listen == 0) {
       if (!parse_fd_list(value, h.listen, &h.n_listen)) return false;
     } else if (key == "own" && h.n_own == 0) {

@@ -13,6 +13,9 @@
 //           script's `exec server`).
 //   svc     the service's shared page (service_state.h), checked on
 //           receipt: a memfd named huptime-service holding a valid page.
+//   master  the resident `huptime --master` (master_link.h): a socket to
+//           report this generation's listeners on; passed on to every
+//           later generation.
 //   listen  inherited listeners waiting for the program's bind(): fd and
 //           the socket's inode, checked on receipt so that a tampered or
 //           stale variable never makes us adopt a descriptor that is not
@@ -43,6 +46,7 @@ struct Handoff {
   int state_fd = -1;
   int latch_fd = -1;
   int svc_fd = -1;
+  int master_fd = -1;
   int n_listen = 0;
   FdInode listen[kMaxFds];
   int n_own = 0;

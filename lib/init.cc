@@ -136,8 +136,18 @@ void take_handoff(const char* text) {
     else
       HUPTIME_LOG(kWarn, "inherited ready fd {} is not a socket", h.ready_fd);
   }
+  if (h.master_fd >= 0) {
+    if (is_socket(h.master_fd))
+      adopt_our_fd(OurFd::kMaster, h.master_fd);
+    else
+      HUPTIME_LOG(kWarn, "inherited master fd {} is not a socket", h.master_fd);
+  }
   listeners_adopt(h);
-  g_reexecuted = h.ready_fd < 0 && h.state_fd < 0 && h.n_listen > 0;
+  // Listeners without a ready socket or a generation page: exec mode's
+  // new image. The first generation may get listeners too, from the master
+  // or from socket activation (LISTEN_FDS), and is no re-exec.
+  g_reexecuted = h.ready_fd < 0 && h.state_fd < 0 && h.n_listen > 0 &&
+                 h.generation > 1 && h.master_fd < 0;
   if (g_offered_count.load() > 0 || h.n_own > 0) {
     gen_ensure(h.generation);
     gen_expect_wait();

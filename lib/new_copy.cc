@@ -57,6 +57,7 @@ bool NewCopy::start(uint32_t generation, std::string* reason) {
   handoff.generation = generation;
   listeners_collect(&handoff, false);
   handoff.svc_fd = our_fd(OurFd::kService);
+  handoff.master_fd = our_fd(OurFd::kMaster);
   std::vector<std::string> env;
   int pair[2];
   if (!gen_prepare_next(generation, &handoff.state_fd, &handoff.latch_fd) ||
@@ -78,10 +79,11 @@ bool NewCopy::start(uint32_t generation, std::string* reason) {
   auto image = build_next_image(handoff, &error, env);
   Spawned spawned;
   if (image) {
-    int keep[Handoff::kMaxFds + 4];
+    int keep[Handoff::kMaxFds + 8];
     int n = 0;
     for (int i = 0; i < handoff.n_listen; ++i) keep[n++] = handoff.listen[i].fd;
-    for (int fd : {theirs, handoff.state_fd, handoff.latch_fd, handoff.svc_fd})
+    for (int fd : {theirs, handoff.state_fd, handoff.latch_fd, handoff.svc_fd,
+                   handoff.master_fd})
       if (fd >= 0) keep[n++] = fd;
     unlink_configured_files();
     stderr_mark_ = stderr_mark();

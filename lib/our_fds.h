@@ -27,6 +27,7 @@ enum class OurFd : uint32_t {
   kChildLatch,  // old generation: the starting copy's drain latch
   kNotify,      // old generation: the notify socket (--ready=notify)
   kOwnNotify,   // exec mode, re-executed image: its own notify socket
+  kMaster,      // the resident `huptime --master` (master_link.h)
   kCount
 };
 

@@ -29,6 +29,7 @@
 #include "runtime.h"
 #include "service_state.h"
 #include "signals.h"
+#include "systemd_link.h"
 
 namespace huptime {
 
@@ -107,6 +108,7 @@ void RestartThread::on_signal() {
 // start it. Requires the restart token.
 void RestartThread::begin_restart(const char* why) {
   uint32_t attempt = service_begin_attempt();
+  systemd_restart_begins();
   HUPTIME_LOG(kInfo, "restart #{} requested by {}: {}", attempt, why,
               g_rt.config->mode == Mode::kExec ? "draining before re-exec"
                                                : "starting a new copy");

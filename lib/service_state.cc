@@ -19,6 +19,8 @@
 #include "our_fds.h"
 #include "raw_syscall.h"
 #include "runtime.h"
+#include "service_page.h"
+#include "systemd_link.h"
 
 namespace huptime {
 
@@ -26,12 +28,6 @@ namespace {
 
 constinit std::atomic<ServiceShared*> g_page{nullptr};
 constinit std::atomic<size_t> g_page_size{0};
-
-size_t page_size_for(size_t argv_len) {
-  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  size_t bytes = ServiceShared::kHeaderSize + argv_len;
-  return (bytes + page - 1) / page * page;
-}
 
 ServiceShared* map_page(int fd, size_t size) {
   void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -53,30 +49,14 @@ void wake_waiters(ServiceShared* page) {
 bool service_ensure() {
   if (g_page.load(std::memory_order_acquire)) return true;
   const LaunchConfig& config = *g_rt.config;
-  std::string argv = encode_list(config.argv);
-  size_t size = page_size_for(argv.size());
-  int fd = adopt_our_fd(OurFd::kService,
-                        memfd_create(kServiceMemfdName, MFD_CLOEXEC));
-  ServiceShared* page = nullptr;
-  if (fd >= 0 && ftruncate(fd, static_cast<off_t>(size)) == 0)
-    page = map_page(fd, size);
-  if (!page) {
+  NewServicePage made = create_service_page(
+      config, config.mode == Mode::kExec ? kPageModeExec : kPageModeFork);
+  if (made.fd < 0 || adopt_our_fd(OurFd::kService, made.fd) < 0) {
     HUPTIME_LOG(kWarn, "cannot create the service state: {}", strerror(errno));
-    close_our_fd(OurFd::kService);
+    if (made.page) munmap(made.page, made.size);
     return false;
   }
-  memcpy(reinterpret_cast<char*>(page) + ServiceShared::kHeaderSize,
-         argv.data(), argv.size());
-  page->argv_len.store(static_cast<uint32_t>(argv.size()));
-  page->layout.store(ServiceShared::kLayout);
-  page->mode.store(config.mode == Mode::kExec ? 1 : 0);
-  page->restart_signal.store(config.restart_signal);
-  page->max_draining.store(config.max_draining);
-  page->start_timeout_ms.store(config.start_timeout_ms);
-  page->drain_timeout_ms.store(config.drain_timeout_ms);
-  page->created_ms.store(monotonic_ms());
-  page->magic.store(ServiceShared::kMagic, std::memory_order_release);
-  publish(page, size);
+  publish(made.page, made.size);
   return true;
 }
 
@@ -154,7 +134,10 @@ void service_end_attempt(bool ok, std::string_view reason) {
   }
   page->last_ok.store(ok ? 1 : 0);
   // Ends every attempt begun so far: one outcome answers them all.
-  if (page->ended.compare_exchange_strong(ended, begun)) wake_waiters(page);
+  if (!page->ended.compare_exchange_strong(ended, begun)) return;
+  wake_waiters(page);
+  bool fork_mode = g_rt.config->mode == Mode::kFork;
+  systemd_restart_ended(ok, fork_mode ? page->current_pid.load() : 0, reason);
 }
 
 void service_set_current(uint32_t generation, pid_t main_pid) {

@@ -66,7 +66,7 @@ struct ServiceShared {
   static constexpr size_t kHeaderSize = 1024;  // argv follows
   std::atomic<uint32_t> magic;
   std::atomic<uint32_t> layout;
-  std::atomic<uint32_t> mode;  // 0 fork, 1 exec (config.h Mode)
+  std::atomic<uint32_t> mode;  // 0 fork, 1 exec, 2 master (kPageMode*)
   std::atomic<int32_t> restart_signal;
   // The newest ready generation and its main process: where --restart
   // sends the signal.
@@ -92,9 +92,18 @@ struct ServiceShared {
   std::atomic<int32_t> attempt_pid;  // the leader of the attempt under way
   std::atomic<int64_t> attempt_ms;   // CLOCK_MONOTONIC when it began
   char last_error[kErrorSize];
+  // `huptime --master`: its pid (0 without one), where --restart sends the
+  // signal; and 1 while it restarts the copies one after another, so that
+  // --restart waits for all of them (the outcome: last_ok, last_error).
+  std::atomic<int32_t> master_pid;
+  std::atomic<uint32_t> rolling;
 };
 static_assert(sizeof(ServiceShared) <= ServiceShared::kHeaderSize);
 static_assert(std::atomic<int64_t>::is_always_lock_free);
+
+inline constexpr uint32_t kPageModeFork = 0;
+inline constexpr uint32_t kPageModeExec = 1;
+inline constexpr uint32_t kPageModeMaster = 2;
 
 // The launch argv (encode_list) stored after the header.
 inline const char* service_argv(const ServiceShared* page) {

@@ -20,6 +20,7 @@ std::unique_ptr<Handoff> full_handoff() {
   h->state_fd = 5;
   h->latch_fd = 6;
   h->svc_fd = 8;
+  h->master_fd = 10;
   h->n_listen = 2;
   h->listen[0] = {3, 81234};
   h->listen[1] = {4, 81240};
@@ -57,7 +58,7 @@ const std::string kHead = "v1;pid=0000012345;gen=3";
 
 TEST_CASE("handoff: the documented encoding", "[handoff]") {
   CHECK(encode(*full_handoff()) ==
-        "v1;pid=0000012345;gen=3;ready=7;state=5,6;svc=8;"
+        "v1;pid=0000012345;gen=3;ready=7;state=5,6;svc=8;master=10;"
         "listen=3:81234,4:81240;own=9:81300");
   Handoff minimal;
   minimal.pid = 1;
@@ -83,6 +84,7 @@ TEST_CASE("handoff: round trip with every field", "[handoff]") {
   CHECK(out->state_fd == 5);
   CHECK(out->latch_fd == 6);
   CHECK(out->svc_fd == 8);
+  CHECK(out->master_fd == 10);
   REQUIRE(out->n_listen == Handoff::kMaxFds);
   for (int i = 0; i < Handoff::kMaxFds; ++i) {
     CHECK(out->listen[i].fd == h->listen[i].fd);
@@ -205,6 +207,9 @@ TEST_CASE("handoff: decode rejects malformed values", "[handoff]") {
       kHead + ";svc=-1",
       kHead + ";svc=8;svc=8",
       kHead + ";ready=8;svc=8",  // one fd for two things
+      kHead + ";master=-1",
+      kHead + ";master=8;master=9",
+      kHead + ";svc=8;master=8",
       kHead + ";state=5,",
       kHead + ";state=5,6,7",
       kHead + ";ready=5;state=5,6",  // duplicate fds across fields
