@@ -25,10 +25,13 @@ bool contains(const std::vector<pid_t>& pids, pid_t pid) {
   return std::find(pids.begin(), pids.end(), pid) != pids.end();
 }
 
-// Where the restart signal goes: the page's current main process when it
-// is still a member, else `fallback`.
+// Where the restart signal goes: `huptime --master` when there is one,
+// else the page's current main process when it is still a member, else
+// `fallback`.
 pid_t main_pid(const ServiceShared* page, const std::vector<pid_t>& members,
                pid_t fallback) {
+  pid_t master = page->master_pid.load(std::memory_order_acquire);
+  if (master > 0 && contains(members, master)) return master;
   pid_t current = page->current_pid.load(std::memory_order_acquire);
   return current > 0 && contains(members, current) ? current : fallback;
 }
@@ -141,6 +144,23 @@ WaitEnd wait_for_ended(const ServiceShared* page, uint32_t target,
     empty_checks = live->alive() ? 0 : empty_checks + 1;
     if (empty_checks >= 2) return WaitEnd::kGone;
     futex_wait(page->ended, ended, std::min<int64_t>(left, 100));
+  }
+}
+
+// Under `huptime --master`, a restart ends when the master has restarted
+// every copy (--multi), not when the first one is done.
+WaitEnd wait_for_roll(const ServiceShared* page, int64_t deadline,
+                      Liveness* live) {
+  int empty_checks = 0;
+  for (;;) {
+    uint32_t ended = page->ended.load(std::memory_order_acquire);
+    if (page->rolling.load(std::memory_order_acquire) == 0)
+      return WaitEnd::kDone;
+    int64_t left = deadline - monotonic_ms();
+    if (left <= 0) return WaitEnd::kTimeout;
+    empty_checks = live->alive() ? 0 : empty_checks + 1;
+    if (empty_checks >= 2) return WaitEnd::kGone;
+    futex_wait(page->ended, ended, std::min<int64_t>(left, 50));
   }
 }
 
@@ -318,6 +338,7 @@ ControlResult restart_service(std::string_view proc_root,
   Liveness live{proc_root, service.id, pids_of(service.members)};
   uint32_t in_flight = page->begun.load(std::memory_order_acquire);
   WaitEnd end = wait_for_ended(page, in_flight, deadline, &live, true);
+  if (end == WaitEnd::kDone) end = wait_for_roll(page, deadline, &live);
   if (end != WaitEnd::kDone) return wait_failure(end, timeout);
 
   uint32_t target = page->begun.load(std::memory_order_acquire) + 1;
@@ -326,6 +347,7 @@ ControlResult restart_service(std::string_view proc_root,
   std::string error = send_restart_signal(service, live.known);
   if (!error.empty()) return control_failure(error);
   end = wait_for_ended(page, target, deadline, &live, false);
+  if (end == WaitEnd::kDone) end = wait_for_roll(page, deadline, &live);
   if (end != WaitEnd::kDone) return wait_failure(end, timeout);
   return restart_outcome(page);
 }

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -152,10 +153,32 @@ void Master::maybe_finish() {
     stop_since_ = monotonic_ms();
   }
   if (waitpid(-1, nullptr, WNOHANG | __WALL) != -1 || errno != ECHILD) return;
-  log(LogLevel::kInfo, "the service has stopped; exiting with status " +
-                           std::to_string(exit_status_));
   held_.close_all();
-  _exit(exit_status_);
+  exit_like_service();
+}
+
+// The supervisor sees what it would have seen of the service itself: the
+// same exit status, or death by the same signal (without a core dump).
+void Master::exit_like_service() {
+  int status = exit_status_;
+  if (status >= 0 && WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    log(LogLevel::kInfo, "the service has stopped (killed by SIG" +
+                             signal_name(sig) + "); exiting the same way");
+    rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    raise(sig);
+  }
+  int code = status < 0 ? 1 : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  log(LogLevel::kInfo, "the service has stopped; exiting with status " +
+                           std::to_string(code) +
+                           (status < 0 ? " (its status is unknown)" : ""));
+  _exit(code);
 }
 
 void Master::run() {

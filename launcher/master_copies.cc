@@ -40,13 +40,6 @@ std::string describe(pid_t pid, int status) {
   return who + " exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
-// What the master exits with for a main process's wait status.
-int exit_code(int status) {
-  if (status < 0) return 1;
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
-}
-
 void wake(std::atomic<uint32_t>* word) {
   syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
 }
@@ -120,6 +113,10 @@ void Master::check_readiness(int64_t now) {
   }
   if (!announced_ready_ && all_ready()) {
     announced_ready_ = true;
+    log(LogLevel::kInfo,
+        copies_.size() > 1
+            ? "serving: " + std::to_string(copies_.size()) + " copies ready"
+            : "serving");
     notify("READY=1\nSTATUS=serving\n");
   }
 }
@@ -149,7 +146,7 @@ void Master::on_leader_exit(size_t i) {
   copy.exit_status = status_of(copy.leader);
   if (stopping_) {
     log(LogLevel::kInfo, describe(copy.leader, copy.exit_status));
-    exit_status_ = exit_code(copy.exit_status);
+    exit_status_ = copy.exit_status;
     copy.leader = -1;
     copy.gone = true;
     return;
@@ -196,7 +193,7 @@ void Master::leader_dead(size_t i, int status) {
         "not reviving it again: " + std::to_string(copy.revivals) +
             " revivals in a row (--revive-limit)");
   copy.gone = true;
-  exit_status_ = exit_code(status);
+  exit_status_ = status;
   if (stopping_ || !std::all_of(copies_.begin(), copies_.end(),
                                 [](const Copy& c) { return c.gone; }))
     return;

@@ -60,6 +60,7 @@ class Master {
   void signal_service(int sig);
   void reap_children();
   void maybe_finish();
+  [[noreturn]] void exit_like_service();
   void log(LogLevel level, const std::string& message) const;
   void notify(const std::string& message) const;
 
@@ -93,7 +94,7 @@ class Master {
   bool stopping_ = false;
   bool kill_leftovers_ = false;  // the service died: end what is left
   int64_t stop_since_ = -1;
-  int exit_status_ = 0;
+  int exit_status_ = 0;  // wait status of the last main process; -1: unknown
   uint32_t seen_begun_ = 0;  // restarts the master did not start
   bool outside_reloading_ = false;
   pid_t self_ = 0;

@@ -129,6 +129,7 @@ StatusReport collect_status(const ServicePage& service,
   report.mode = page->mode.load(std::memory_order_acquire) == 1 ? Mode::kExec
                                                                 : Mode::kFork;
   report.restart_signal = page->restart_signal.load(std::memory_order_acquire);
+  report.master_pid = page->master_pid.load(std::memory_order_acquire);
   report.begun = page->begun.load(std::memory_order_acquire);
   report.ended = page->ended.load(std::memory_order_acquire);
   report.failed = page->failed.load(std::memory_order_acquire);
@@ -155,7 +156,9 @@ std::string format_status(const StatusReport& report) {
   std::string text = "service: ";
   text += report.argv.empty() ? "?" : shell_join(report.argv);
   text += "   (mode ";
-  text += mode_name(report.mode);
+  text += report.master_pid > 0
+              ? "master, pid " + std::to_string(report.master_pid)
+              : std::string(mode_name(report.mode));
   text += ", restart signal " + signal_name(report.restart_signal) + ")\n";
   text += "restarts: " + std::to_string(report.begun) + " begun, " +
           std::to_string(report.ended) + " ended, " +

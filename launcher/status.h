@@ -31,6 +31,7 @@ struct StatusReport {
   std::vector<std::string> argv;  // empty when the stored one is unreadable
   Mode mode = Mode::kFork;
   int restart_signal = SIGHUP;
+  pid_t master_pid = 0;  // `huptime --master`, 0 without one
   uint32_t begun = 0;
   uint32_t ended = 0;
   uint32_t failed = 0;

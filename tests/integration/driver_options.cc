@@ -13,7 +13,8 @@ namespace {
 [[noreturn]] void usage_error(std::string_view message) {
   fmt::print(stderr, "reload_test: {}\n", message);
   fmt::print(stderr,
-             "usage: reload_test --huptime PATH [--mode fork|exec] "
+             "usage: reload_test --huptime PATH [--mode fork|exec|master] "
+             "[--copies N] "
              "[--reloads N] [--clients N] [--name NAME] [--pidfile-from-arg] "
              "[--versions] [--strict-monotonic] [--target-kind "
              "tcp|tcp6|unix|abstract[,...]] "
@@ -59,6 +60,8 @@ void apply_option(std::string_view arg, std::string_view value,
     opts->huptime = std::string(value);
   else if (arg == "--mode")
     opts->mode = std::string(value);
+  else if (arg == "--copies")
+    opts->copies = parse_int(arg, value, 1);
   else if (arg == "--reloads")
     opts->reloads = parse_int(arg, value, 0);
   else if (arg == "--clients")
@@ -100,8 +103,10 @@ DriverOptions parse_driver_options(int argc, char** argv) {
   }
   for (++i; i < argc; ++i) opts.server_argv.emplace_back(argv[i]);
   if (opts.huptime.empty()) usage_error("--huptime is required");
-  if (opts.mode != "fork" && opts.mode != "exec")
-    usage_error("--mode must be fork or exec");
+  if (opts.mode != "fork" && opts.mode != "exec" && opts.mode != "master")
+    usage_error("--mode must be fork, exec or master");
+  if (opts.copies > 1)
+    opts.launcher_args.push_back("--multi=" + std::to_string(opts.copies));
   if (opts.server_argv.empty()) usage_error("no server command after --");
   if (opts.reloads > 1000) usage_error("--reloads: at most 1000");
   if (opts.clients > 256) usage_error("--clients: at most 256");

@@ -39,8 +39,9 @@ namespace huptime::test {
 enum class TargetKind { kTcp, kTcp6, kUnix, kAbstract };
 
 struct DriverOptions {
-  std::string huptime;  // the launcher
-  std::string mode = "fork";
+  std::string huptime;        // the launcher
+  std::string mode = "fork";  // fork, exec or master
+  int copies = 1;             // master mode: --multi copies to expect
   int reloads = 20;
   int clients = 8;
   std::string name = "reload";

@@ -41,6 +41,10 @@ std::regex failed_pattern(pid_t old) {
       fmt::format(R"(huptime\[{}\]: new copy pid (\d+) failed)", old));
 }
 
+std::regex master_pattern(pid_t master, const char* what) {
+  return std::regex(fmt::format(R"(huptime\[{}\]: master: {})", master, what));
+}
+
 std::regex reexec_pattern(pid_t pid) {
   return std::regex(fmt::format(R"(huptime\[{}\]: re-executing)", pid));
 }
@@ -67,8 +71,9 @@ void Scenario::reload(int number) {
   if (kill(old, SIGHUP) != 0)
     throw TestFailure(fmt::format("reload {}: kill({}, SIGHUP): {}", number,
                                   old, std::strerror(errno)));
-  pid_t leader = opts_.mode == "fork" ? reload_fork(number, from)
-                                      : reload_exec(number, from);
+  pid_t leader = opts_.mode == "fork"   ? reload_fork(number, from)
+                 : opts_.mode == "exec" ? reload_exec(number, from)
+                                        : reload_master(number, from);
   leader_ = leader;
   ++reloads_done_;
   wait_successes(load_->snapshot().ok, 2 * static_cast<uint64_t>(opts_.clients),
@@ -133,7 +138,43 @@ pid_t Scenario::reload_exec(int number, size_t from) {
   return leader_from_pidfile(-1, fmt::format("reload {}", number));
 }
 
+// Master mode: the master (whose pid never changes) restarts each copy;
+// each copy's old main process announces that it stopped accepting, then
+// the master reports the whole restart complete.
+pid_t Scenario::reload_master(int number, size_t from) {
+  Deadline deadline(kReloadDeadline);
+  pid_t master = leader_;
+  LogMatch done =
+      wait_log({master_pattern(master, "restart complete"),
+                master_pattern(master, "restart failed")},
+               from, master,
+               fmt::format("reload {}: 'huptime[{}]: master: restart complete'",
+                           number, master),
+               deadline);
+  if (done.pattern == 1)
+    throw TestFailure(
+        fmt::format("reload {}: the master reports a failed restart: {}",
+                    number, done.line));
+  std::regex handed_over(
+      R"(huptime\[\d+\]: new copy pid \d+ is ready; draining)");
+  size_t at = from;
+  for (int copy = 0; copy < opts_.copies; ++copy)
+    at = wait_log(
+             {handed_over}, at, master,
+             fmt::format("reload {}: copy {} handed over", number, copy + 1),
+             deadline)
+             .index +
+         1;
+  mark_stale(number - 1);  // no copy of the old version accepts
+  return master;
+}
+
 void Scenario::wait_initial_ready() {
+  if (opts_.mode == "master") {
+    wait_log({master_pattern(leader_, "serving")}, 0, leader_,
+             "'huptime[PID]: master: serving'", Deadline(kStartDeadline));
+    return;
+  }
   if (opts_.reloads == 0) {  // not needed: just note it when present
     auto found = log_->wait_for({ready_pattern()}, 0, Deadline(seconds(0)));
     if (found) generation_ = std::stol(found->groups[2]);

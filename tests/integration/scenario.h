@@ -76,6 +76,7 @@ class Scenario {
   void reload(int number);
   pid_t reload_fork(int number, size_t from);
   pid_t reload_exec(int number, size_t from);
+  pid_t reload_master(int number, size_t from);
   LogMatch wait_log(const std::vector<std::regex>& patterns, size_t from,
                     pid_t alive, const std::string& what,
                     const Deadline& deadline);
