@@ -13,9 +13,11 @@ HUPTIME_SETUP_ARGS=(-Dwerror=true --buildtype=debugoptimized)
 # (header-only use), catch2 (unit tests); integration tests: python3 (its
 # http.server is a server under test; the demo driver), nodejs (a node http
 # server under test), curl procps file binutils (the tests' and the symbol
-# check's tools: curl, ps/pgrep, file, nm/readelf).
+# check's tools: curl, ps/pgrep, file, nm/readelf); the supervise suite:
+# supervisor and runit (real supervisors running huptime --master), systemd
+# (systemd-socket-activate; nothing is started by installing it in CI).
 HUPTIME_PACKAGES=(g++ meson ninja-build pkg-config libfmt-dev catch2 python3
-                  curl procps file binutils)
+                  curl procps file binutils supervisor runit systemd)
 
 # The packages of HUPTIME_PACKAGES not installed, plus nodejs when there is
 # no `node` at all (a newer node from elsewhere is fine).

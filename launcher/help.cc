@@ -10,6 +10,7 @@ namespace huptime {
 // columns.
 std::string_view help_text() {
   return R"HELP(Usage: huptime [OPTION]... [--] COMMAND [ARG]...
+  or:  huptime --master [--revive] [--multi=N] [OPTION]... [--] COMMAND...
   or:  huptime --restart [--timeout=DUR] TARGET
   or:  huptime --status TARGET
   or:  huptime --stop [--timeout=DUR] TARGET
@@ -31,6 +32,27 @@ Restart modes:
   --exec      the PID stays: stop accepting, finish the open connections,
               then re-exec in place. Connections that arrive meanwhile wait
               in the kernel's listen queue.
+  --master    huptime stays resident with one PID for the life of the
+              service (what a supervisor watches) and runs COMMAND as its
+              child, restarting it as in --fork: old and new overlap, and
+              the PID never changes. The restart signal and --restart go to
+              the master; TERM, INT and QUIT are passed to every process of
+              the service, and huptime exits as the service did (same
+              status, or killed by the same signal). USR1, USR2 and WINCH
+              are passed to the service's main process. Use this mode under
+              systemd, supervisord or runit. COMMAND must not daemonize.
+
+Master options (each implies --master):
+  --revive           when the service exits or crashes, start it again; its
+                     listeners stay open meanwhile, so clients wait instead
+                     of being refused. Waits 100 ms before the first revival
+                     and doubles the wait each time (at most 30s); a service
+                     that stays up 10s starts afresh.
+  --revive-limit=N   give up after N revivals in a row (default 10; 0: no
+                     limit); huptime then exits as the service did
+  --multi=N          run N copies of COMMAND (1 to 64) sharing the same
+                     listeners; a restart replaces them one at a time, so
+                     at least N-1 always serve
 
 Options:
   --unlink=FILE      remove FILE (e.g. a pidfile the service refuses to
@@ -101,6 +123,15 @@ The service is named by exactly one of:
   --pidfile=FILE  a file holding such a PID
   COMMAND...      its command line, exactly as it was given to huptime
 
+systemd (any mode):
+  Type=notify works: huptime tells systemd READY=1 once the service is
+  ready, RELOADING=1 and READY=1 around each restart (fork mode: with the
+  new MAINPID=), and STOPPING=1; the program does not see NOTIFY_SOCKET
+  (with --ready=notify, huptime reads the program's own READY=1).
+  Socket activation: started with LISTEN_FDS (a .socket unit), huptime
+  answers the service's own bind() with the activated sockets, so it needs
+  no socket activation support; LISTEN_* do not reach it.
+
 Environment:
   HUPTIME_LOG      log level when neither --debug nor --log-level is given
   HUPTIME_LIBRARY  use this libhuptime.so instead of the installed one
@@ -109,6 +140,8 @@ Exit status:
   when running COMMAND: once it runs, its own; before that:
   1    huptime failed (e.g. libhuptime.so not found)
   2    bad usage (unknown option, missing COMMAND, --fork with --exec)
+  with --master: as the service's main process exited, or killed by the
+  same signal; 1 when its status is unknown
   126  COMMAND found but cannot be executed
   127  COMMAND not found
   control commands: 0 done, 1 failed (reason on stderr), 2 bad usage
@@ -124,9 +157,13 @@ Examples:
   Test the configuration first; restart on SIGUSR2:
     huptime --check='/usr/sbin/app -t' --signal=USR2 /usr/sbin/app
 
-  In a systemd unit (--exec keeps the main PID that systemd tracks):
-    ExecStart=/usr/bin/huptime --exec /usr/sbin/app --foreground
+  In a systemd unit (Type=notify; --master keeps the main PID):
+    ExecStart=/usr/bin/huptime --master /usr/sbin/app --foreground
     ExecReload=/usr/bin/huptime --restart --pid $MAINPID
+
+  Under supervisord or runit (reload: supervisorctl signal HUP app, or
+  sv hup app):
+    command=/usr/bin/huptime --master --revive /usr/sbin/app --foreground
 
   Restart in place, with debug logging, then look at it:
     huptime --exec --debug ./server --port 8080 &

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -104,10 +105,21 @@ int single_listener(const Server& server) {
   return server.listeners.front();
 }
 
+// --crash-after: no connection of ours is open, so no client loses one;
+// those waiting in the listen queue are the reviver's to keep.
+[[noreturn]] static void crash_now() {
+  rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  abort();
+}
+
 void run_accept_loop(const Server& server, int listener) {
+  int served = 0;
   for (;;) {
     int fd = accept_blocking(server, listener);
-    if (fd >= 0) serve_connection(server, fd);
+    if (fd < 0) continue;
+    serve_connection(server, fd);
+    if (++served == server.options.crash_after) crash_now();
   }
 }
 

@@ -16,7 +16,8 @@ namespace {
   fmt::print(stderr,
              "usage: {} --listen SPEC [--listen SPEC...] [--unlink-first] "
              "[--cloexec] [--nonblock] [--delay-ms N] [--body-file F] "
-             "[--pidfile F] [--startup-file F] [--usr1-file F] [--workers N] "
+             "[--pidfile F] [--startup-file F] [--usr1-file F] [--crash-after N] "
+             "[--workers N] "
              "[--keep-stderr] [--close-all-fds] "
              "[--threaded]\n",
              program_invocation_short_name);
@@ -71,6 +72,8 @@ bool parse_valued(std::string_view arg, std::string_view value, unsigned extras,
     opts->startup_file = std::string(value);
   } else if (arg == "--usr1-file") {
     opts->usr1_file = std::string(value);
+  } else if (arg == "--crash-after") {
+    opts->crash_after = parse_count(arg, value, 1);
   } else if ((extras & kExtraWorkers) && arg == "--workers") {
     opts->workers = parse_count(arg, value, 1);
   } else {

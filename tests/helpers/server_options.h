@@ -15,6 +15,9 @@
 //                        "crash-after-bind", "hang-before-listen",
 //                        "warmup=MS"
 //   --usr1-file F        on SIGUSR1, write "pid=PID body=FIRST-LINE" to F
+//   --crash-after N      one-connection-at-a-time servers (srv_blocking):
+//                        abort() once N connections have been answered and
+//                        closed, between two accepts (the --revive tests)
 // Only some servers accept these (see ServerExtras):
 //   --workers N          srv_prefork: worker processes (default 2)
 //   --keep-stderr        srv_daemon: keep fd 2 when detaching
@@ -45,6 +48,7 @@ struct ServerOptions {
   std::string pidfile;
   std::string startup_file;
   std::string usr1_file;
+  int crash_after = 0;  // 0: never
   int workers = 2;
   bool keep_stderr = false;
   bool close_all_fds = false;
