@@ -64,6 +64,7 @@ class RestartThread {
   void drain_step(int64_t now);
   void read_own_notify();
   void check_reexec_deadline(int64_t now);
+  void master_gone();
   [[noreturn]] void exit_drained();
   void reexec();
 
@@ -293,6 +294,20 @@ void RestartThread::check_reexec_deadline(int64_t now) {
   service_end_attempt(false, reason);
 }
 
+// `huptime --master` died (SIGKILL): nothing supervises this service any
+// more, and the supervisor's next master must be able to bind. The main
+// process of a generation still serving stops as on `systemctl stop`
+// (SIGTERM); a draining one finishes its drain.
+void RestartThread::master_gone() {
+  close_our_fd(OurFd::kMaster);
+  if (g_rt.pid.load() != gen_root_pid() || gen_drain_announced()) return;
+  HUPTIME_LOG(kError,
+              "the master (huptime --master) is gone; stopping: SIGTERM to "
+              "pid {}",
+              g_rt.pid.load());
+  kill(g_rt.pid.load(), SIGTERM);
+}
+
 void RestartThread::exit_drained() {
   HUPTIME_LOG(kInfo, "drained; exiting");
   // Flush what the program buffered, unless another thread holds the lock.
@@ -319,7 +334,7 @@ void RestartThread::run() {
     start_owed_restart();
     RestartState state = machine_.state();
     bool starting = state == RestartState::kStarting;
-    pollfd fds[7];
+    pollfd fds[8];
     int n = 0;
     int pipe_fd = our_fd(OurFd::kSelfPipeRead);
     fds[n++] = {pipe_fd, POLLIN, 0};
@@ -350,8 +365,14 @@ void RestartThread::run() {
       pidfd_i = n;
       fds[n++] = {copy_.pid_fd(), POLLIN, 0};
     }
+    // The master's end closes only when the master dies: POLLHUP.
+    int master_i = -1;
+    if (our_fd(OurFd::kMaster) >= 0 && n < 7) {
+      master_i = n;
+      fds[n++] = {our_fd(OurFd::kMaster), 0, 0};
+    }
     int own_notify_i = -1;
-    if (our_fd(OurFd::kOwnNotify) >= 0) {
+    if (our_fd(OurFd::kOwnNotify) >= 0 && n < 8) {
       own_notify_i = n;
       fds[n++] = {our_fd(OurFd::kOwnNotify), POLLIN, 0};
     }
@@ -380,6 +401,8 @@ void RestartThread::run() {
         if (buf[i] == 'S') on_signal();
     }
     if (ready_i >= 0 && fds[ready_i].revents) gen_after_ready();
+    if (master_i >= 0 && (fds[master_i].revents & (POLLHUP | POLLERR)))
+      master_gone();
     if (own_notify_i >= 0 && fds[own_notify_i].revents) read_own_notify();
     if (notify_i >= 0 && fds[notify_i].revents)
       on_ready_channel(copy_.read_notify());

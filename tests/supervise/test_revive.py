@@ -3,7 +3,8 @@
 its listeners open, so clients wait in the listen queue instead of being
 refused; revivals back off exponentially and stop at --revive-limit, after
 which the master exits the way the service did. Without --revive the master
-exits with the service's status at once."""
+exits with the service's status at once. A killed master takes the service
+with it."""
 import os
 import re
 import signal
@@ -89,8 +90,53 @@ def without_revive(args, tmp, group):
     log("--master: exits 3 when the service exits 3")
 
 
+def master_killed(args, tmp, group):
+    """SIGKILL to the master: the service stops too (SIGTERM to its main
+    process), so the supervisor's next master can bind the port again."""
+    port = free_port()
+    command = [os.path.join(args.helpers, "srv_prefork"), "--listen",
+               f"tcp:127.0.0.1:{port}", "--workers", "2"]
+    log_path = os.path.join(tmp, "killed.log")
+    master = group.start([args.huptime, "--master", "--", *command],
+                         stderr=open(log_path, "w"))
+    wait_for(lambda: http_get(port), 10, "the first answer")
+    service = [int(p) for p in os.listdir("/proc") if p.isdigit()
+               and _cmdline_has(p, f"127.0.0.1:{port}") and
+               int(p) != master.pid]
+    if len(service) != 3:
+        raise Fail(f"expected 3 service processes, found {service}")
+    master.kill()
+    master.wait(timeout=10)
+    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and
+                             _state(p) != "Z" for p in service), 10,
+             "the service to stop after its master was killed")
+    again = group.start([args.huptime, "--master", "--", *command],
+                        stderr=open(log_path, "a"))
+    wait_for(lambda: http_get(port), 10, "a new master to serve the port")
+    again.send_signal(signal.SIGTERM)
+    again.wait(timeout=20)
+    log("master killed: its service stopped, a new master serves the port")
+
+
+def _cmdline_has(pid, text):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return text.encode() in f.read()
+    except OSError:
+        return False
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][0]
+    except OSError:
+        return "Z"
+
+
 def test(args, tmp, group):
     under_load(args, tmp, group)
+    master_killed(args, tmp, group)
     limit_reached(args, tmp, group)
     without_revive(args, tmp, group)
 
