@@ -106,6 +106,11 @@ bool all_taken_over_unlocked(int* count) {
   return complete && *count > 0;
 }
 
+void log_ready(const GenShared* page, int listeners) {
+  HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
+              page->generation.load(), listeners, listeners == 1 ? "" : "s");
+}
+
 void release_starting_resources() {
   close_our_fd(OurFd::kReady);
   // Once, and never after this process stopped accepting: the offered
@@ -281,11 +286,10 @@ void gen_note_wait_slow() {
                    (ready >= 0 || our_fd(OurFd::kOwnNotify) >= 0);
   if (!by_notify && page->ready.compare_exchange_strong(expected, 1)) {
     page->ready_ms.store(monotonic_ms());
-    HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
-                page->generation.load(), count, count == 1 ? "" : "s");
     service_set_current(page->generation.load(), page->root_pid.load());
     if (page->generation.load() == 1) systemd_first_ready();
     if (ready >= 0) {
+      log_ready(page, count);
       char byte = 'R';
       send(ready, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
       shutdown(ready, SHUT_WR);
@@ -297,6 +301,10 @@ void gen_note_wait_slow() {
       g_await_wait.store(false);
       release_starting_resources();
       service_end_attempt(true, {});
+      // Logged once the attempt has ended: whoever reads "ready" may
+      // restart again at once, and that must not count as "during a
+      // restart".
+      log_ready(page, count);
       restart_poke();
     }
   }

@@ -35,6 +35,8 @@ namespace huptime {
 
 namespace {
 
+bool is_generation_root() { return g_rt.pid.load() == gen_root_pid(); }
+
 // A draining process looks for connections closed behind our back, and
 // for newer generations that want it gone (--max-draining), this often.
 constexpr int64_t kSweepMs = 250;
@@ -83,23 +85,35 @@ void RestartThread::handle(RestartEvent event) {
 
 void RestartThread::on_signal() {
   std::string sig = signal_name(restart_signal());
+  // Exec mode re-executes the generation's main process in place: a
+  // worker that got the signal too (sent to the whole group) leaves the
+  // restart to it. (Passing the signal on would make it two restarts.)
+  if (g_rt.config->mode == Mode::kExec && !is_generation_root()) {
+    HUPTIME_LOG(kDebug, "SIG{}: left to the main process {}", sig,
+                gen_root_pid());
+    return;
+  }
   if (machine_.state() != RestartState::kServing) {
     handle(RestartEvent::kRestartSignal);
     return;
   }
-  // A generation that is still starting (it got a signal meant for the
-  // whole group) owes the restart: it starts once this one is ready.
-  if (service_restart_in_flight()) {
-    HUPTIME_LOG(kInfo, "SIG{} during a restart: one more restart will follow",
-                sig);
-    service_set_pending();
-    return;
-  }
+  // First the token: a signal sent to the whole group reaches every
+  // process of this generation, and only one of them restarts it; the
+  // others must not take the attempt it began for one more.
   if (!gen_take_restart_token()) {
     HUPTIME_LOG(kInfo,
                 "restart already under way in another process of "
                 "this generation; ignoring SIG{}",
                 sig);
+    return;
+  }
+  // A generation that is still starting (it got a signal meant for the
+  // whole group) owes the restart: it starts once this one is ready.
+  if (service_restart_in_flight()) {
+    gen_release_restart_token();
+    HUPTIME_LOG(kInfo, "SIG{} during a restart: one more restart will follow",
+                sig);
+    service_set_pending();
     return;
   }
   begin_restart(("SIG" + sig).c_str());
@@ -241,8 +255,9 @@ void RestartThread::on_ready_channel(NewCopy::Report report) {
 // A restart owed to this generation (signals during the last upgrade):
 // started once it serves, by one of its processes.
 void RestartThread::start_owed_restart() {
-  if (machine_.state() != RestartState::kServing || !gen_is_ready() ||
-      service_restart_in_flight() || !service_take_pending())
+  bool may_lead = g_rt.config->mode != Mode::kExec || is_generation_root();
+  if (!may_lead || machine_.state() != RestartState::kServing ||
+      !gen_is_ready() || service_restart_in_flight() || !service_take_pending())
     return;
   if (!gen_take_restart_token()) {
     service_set_pending();  // another process of ours runs one

@@ -6,7 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <cstring>
+
 #include "launcher_test_support.h"
+#include "master_listeners.h"
+#include "master_protocol.h"
 #include "socket_activation.h"
 
 using namespace huptime;
@@ -43,10 +49,12 @@ TEST_CASE("options: --master and what implies it", "[options][master]") {
 }
 
 TEST_CASE("options: --master usage errors", "[options][master]") {
-  CHECK(parse({"--master", "--exec", "app"}).error.starts_with(
-      "--master (and --revive, --multi) cannot be used with --exec"));
-  CHECK(parse({"--exec", "--multi=2", "app"}).error.starts_with(
-      "--master (and --revive, --multi) cannot be used with --exec"));
+  CHECK(parse({"--master", "--exec", "app"})
+            .error.starts_with(
+                "--master (and --revive, --multi) cannot be used with --exec"));
+  CHECK(parse({"--exec", "--multi=2", "app"})
+            .error.starts_with(
+                "--master (and --revive, --multi) cannot be used with --exec"));
   CHECK(parse({"--multi=0", "app"}).error ==
         "invalid value '0' for --multi (expected 1 to 64)");
   CHECK(parse({"--multi=65", "app"}).error ==
@@ -86,8 +94,7 @@ TEST_CASE("socket activation: every fd must be a listening stream socket",
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) ==
-          0);
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   REQUIRE(listen(listener, 8) == 0);
   int saved3 = fcntl(3, F_DUPFD_CLOEXEC, 100);
   int saved4 = fcntl(4, F_DUPFD_CLOEXEC, 100);
@@ -118,8 +125,111 @@ TEST_CASE("socket activation: the hand-off and the environment",
           "[activation]") {
   CHECK(activation_handoff_var({{3, 1001}, {4, 1002}}, 42) ==
         "HUPTIME_FDS=v1;pid=0000000042;gen=1;listen=3:1001,4:1002");
-  std::vector<std::string> env{"A=1", "LISTEN_PID=7", "LISTEN_FDS=1",
-                               "LISTEN_FDNAMES=web", "LISTEN_PIDX=1", "B=2"};
+  std::vector<std::string> env{"A=1",           "LISTEN_PID=7",
+                               "LISTEN_FDS=1",  "LISTEN_FDNAMES=web",
+                               "LISTEN_PIDX=1", "B=2"};
   CHECK(without_activation_vars(env) ==
         std::vector<std::string>{"A=1", "LISTEN_PIDX=1", "B=2"});
+}
+
+// ------------------------------------------------------- held listeners
+
+namespace {
+
+// A listening TCP socket on 127.0.0.1 and its inode.
+FdInode listening_socket() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(fd, 8) == 0);
+  struct stat st;
+  REQUIRE(fstat(fd, &st) == 0);
+  return {fd, static_cast<uint64_t>(st.st_ino)};
+}
+
+// What lib/master_link.cc sends.
+void send_report(int channel, uint32_t generation,
+                 const std::vector<FdInode>& sockets) {
+  MasterReport report{};
+  report.magic = MasterReport::kMagic;
+  report.generation = generation;
+  report.pid = getpid();
+  report.n_fds = static_cast<uint32_t>(sockets.size());
+  std::vector<int> fds;
+  for (size_t i = 0; i < sockets.size(); ++i) {
+    fds.push_back(sockets[i].fd);
+    report.inodes[i] = sockets[i].inode;
+  }
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
+  iovec iov{&report, sizeof report};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  REQUIRE(sendmsg(channel, &msg, 0) == static_cast<ssize_t>(sizeof report));
+}
+
+bool open_socket_with_inode(uint64_t inode) {
+  for (int fd = 3; fd < 1024; ++fd) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        static_cast<uint64_t>(st.st_ino) == inode)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("held listeners: only the serving generation's set is held",
+          "[master]") {
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+  FdInode a = listening_socket();
+  FdInode b = listening_socket();
+  HeldListeners held;
+  send_report(pair[1], 1, {a});
+  send_report(pair[1], 1, {a});  // a second process of generation 1
+  held.read_reports(pair[0]);
+  CHECK(held.held().empty());  // not serving yet
+  held.commit(1);
+  REQUIRE(held.held().size() == 1);
+  CHECK(held.held()[0].inode == a.inode);
+  CHECK(held.held()[0].fd != a.fd);  // our own copy
+
+  // Generation 2 reports a and b but never serves (it failed): nothing
+  // changes. Generation 3 drops a: it is closed once 3 serves.
+  send_report(pair[1], 2, {a, b});
+  send_report(pair[1], 3, {b});
+  held.read_reports(pair[0]);
+  held.commit(1);
+  CHECK(held.held().size() == 1);
+  held.commit(3);
+  REQUIRE(held.held().size() == 1);
+  CHECK(held.held()[0].inode == b.inode);
+
+  // Nothing of a is left but the test's own fd; nothing of 2 is kept.
+  close(a.fd);
+  CHECK_FALSE(open_socket_with_inode(a.inode));
+  CHECK(open_socket_with_inode(b.inode));
+
+  // A garbled message is ignored, and its fds are closed.
+  char junk[8] = "garbage";
+  REQUIRE(send(pair[1], junk, sizeof junk, 0) == sizeof junk);
+  held.read_reports(pair[0]);
+  held.close_all();
+  close(b.fd);
+  CHECK_FALSE(open_socket_with_inode(b.inode));
+  close(pair[0]);
+  close(pair[1]);
 }
