@@ -75,7 +75,7 @@ Options:
                              one: in accept, poll/select, or with an epoll
                              registration
                      notify  it has sent READY=1 to $NOTIFY_SOCKET (the
-                             sd_notify protocol)
+                             sd_notify protocol); the first start too
   --start-timeout=DUR
                      a new copy not ready within DUR is killed and the old
                      one keeps serving (default 60s; must be more than 0)

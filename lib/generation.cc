@@ -353,9 +353,10 @@ void gen_ready_notified() {
   uint32_t expected = 0;
   if (!page || !page->ready.compare_exchange_strong(expected, 1)) return;
   page->ready_ms.store(monotonic_ms());
-  HUPTIME_LOG(kInfo, "ready (generation {}, READY=1)", page->generation.load());
   service_set_current(page->generation.load(), page->root_pid.load());
+  if (page->generation.load() == 1) systemd_first_ready();
   service_end_attempt(true, {});
+  HUPTIME_LOG(kInfo, "ready (generation {}, READY=1)", page->generation.load());
 }
 
 bool gen_is_ready() {

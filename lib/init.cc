@@ -98,6 +98,9 @@ bool is_socket(int fd) {
 // Set by take_handoff: this image is the service re-executed in place
 // (exec mode), not a copy started beside the old one.
 bool g_reexecuted = false;
+// Set by take_handoff: started by `huptime --master` itself (a --multi
+// copy or a revival), not by an older generation.
+bool g_master_first_start = false;
 
 // Exec mode, --ready=notify: the re-executed image's own notify socket,
 // read by its restart thread. After scrub_environment, so that later
@@ -148,6 +151,7 @@ void take_handoff(const char* text) {
   // or from socket activation (LISTEN_FDS), and is no re-exec.
   g_reexecuted = h.ready_fd < 0 && h.state_fd < 0 && h.n_listen > 0 &&
                  h.generation > 1 && h.master_fd < 0;
+  g_master_first_start = h.master_fd >= 0 && h.ready_fd < 0;
   if (g_offered_count.load() > 0 || h.n_own > 0) {
     gen_ensure(h.generation);
     gen_expect_wait();
@@ -182,8 +186,14 @@ void init_once() {
     // An image started by a restart (it inherited listeners) came with the
     // restart signal blocked (signals.h).
     if (g_offered_count.load() > 0) signals_take_over_at_start();
-    if (g_reexecuted && g_rt.config->mode == Mode::kExec &&
-        g_rt.config->ready == ReadyRule::kNotify)
+    // --ready=notify: the program's READY=1 decides when it is ready; a
+    // new copy in fork mode reports to the process that started it, the
+    // first generation and a re-executed image to themselves.
+    bool started_alone = our_fd(OurFd::kReady) < 0 &&
+                         (g_rt.generation.load() == 1 || g_master_first_start);
+    bool reexecuted = g_reexecuted && g_rt.config->mode == Mode::kExec;
+    if (g_rt.config->ready == ReadyRule::kNotify &&
+        (reexecuted || started_alone))
       open_own_notify_socket();
     g_rt.active = true;
   } else if (getenv(kEnvArgv) || getenv(kEnvMode)) {

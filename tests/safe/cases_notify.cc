@@ -19,7 +19,8 @@ constexpr auto kRestartTimeout = seconds(30);
 // barrier) at once but reports READY=1 only 2 s later. --restart returns
 // only then; nothing fails meanwhile and no answer goes back a version.
 void case_notify(Harness& h) {
-  h.start({{"--ready=notify", "--start-timeout=20s"}, "", {}});
+  // The first start is ready by READY=1 too: sent as soon as it listens.
+  h.start({{"--ready=notify", "--start-timeout=20s"}, "", {}, "notify=0"});
   h.start_load();
   pid_t old = h.leader();
   h.write_body(1);
@@ -53,7 +54,8 @@ void case_notify_never(Harness& h) {
   check(h.fork_mode(), "this case is for fork mode only");
   h.start({{"--ready=notify", "--start-timeout=2s"},
            h.options().prefork,
-           {"--workers", "2"}});
+           {"--workers", "2"},
+           "notify=0"});
   h.start_load();
   pid_t old = h.leader();
   h.write_body(1);

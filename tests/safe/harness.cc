@@ -165,7 +165,7 @@ void Harness::write_startup(const std::string& text) const {
 
 void Harness::start(const StartSpec& spec) {
   write_body(0);
-  write_startup("ok");
+  write_startup(spec.startup);
   std::vector<std::string> argv{opts_.huptime, "--" + opts_.mode};
   for (const std::string& arg : spec.launcher_args)
     argv.push_back(replace_dir(arg, dir_));

@@ -56,6 +56,7 @@ struct StartSpec {
   std::vector<std::string> launcher_args;  // "{dir}" is replaced
   std::string server;                      // empty: SafeOptions::server
   std::vector<std::string> server_args;    // "{dir}" is replaced
+  std::string startup = "ok";              // the first start's start-up file
 };
 
 class Harness {

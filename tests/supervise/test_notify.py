@@ -7,6 +7,9 @@ mode, against a notify socket the test reads; every message is checked:
                    READY=1 (fork mode: with MAINPID= the new main pid)
   failed restart   RELOADING=1 ..., then READY=1 + STATUS=restart failed: ...
   stop             STOPPING=1
+
+and, with --ready=notify, READY=1 at first start only once the program
+itself said READY=1.
 """
 import os
 import re
@@ -125,9 +128,41 @@ def one_mode(args, tmp, group, mode):
         "READY, RELOADING, READY+STATUS, STOPPING: all as expected")
 
 
+def ready_notify_first_start(args, tmp, group, mode):
+    """--ready=notify: READY=1 reaches systemd only once the program itself
+    said READY=1 (srv_epoll: 600 ms after it listens), not when it
+    listens."""
+    port = free_port()
+    startup = os.path.join(tmp, f"startup-{mode}")
+    with open(startup, "w") as f:
+        f.write("notify=600\n")
+    notify = NotifySocket(os.path.join(tmp, f"ready-{mode}.sock"))
+    command = [os.path.join(args.helpers, "srv_epoll"), "--listen",
+               f"tcp:127.0.0.1:{port}", "--startup-file", startup]
+    proc = group.start(
+        [args.huptime, f"--{mode}", "--ready=notify", "--", *command],
+        env=dict(os.environ, NOTIFY_SOCKET=notify.path),
+        stderr=open(os.path.join(tmp, f"ready-{mode}.log"), "w"))
+    wait_for(lambda: http_get(port), 10, "the first answer")
+    answered = time.monotonic()
+    message = notify.next()
+    waited = time.monotonic() - answered
+    if not message.startswith("READY=1\n") or waited < 0.3:
+        raise Fail(f"{mode} --ready=notify: {message!r} {waited:.3f} s after "
+                   "the first answer; the program says READY=1 600 ms after "
+                   "it listens")
+    subprocess.run([args.huptime, "--stop", "--", *command],
+                   capture_output=True, timeout=60)
+    proc.wait(timeout=20)
+    log(f"{mode} --ready=notify: READY=1 {waited:.3f} s after the first "
+        "answer, when the program said it")
+
+
 def test(args, tmp, group):
     for mode in MODES:
         one_mode(args, tmp, group, mode)
+    for mode in MODES:
+        ready_notify_first_start(args, tmp, group, mode)
 
 
 run(test)
