@@ -63,8 +63,12 @@ void Master::setup() {
   for (int sig : kForwarded) sigaddset(&handled, sig);
   sigaddset(&handled, SIGCHLD);
   sigaddset(&handled, plan_.config.restart_signal);
-  sigprocmask(SIG_BLOCK, &handled, nullptr);
   signal_fd_ = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
+  // A log line to a closed pipe must not kill the master: blocked (not
+  // ignored, which the service would inherit), write() says EPIPE. Each
+  // generation starts with the mask the master was given.
+  sigaddset(&handled, SIGPIPE);
+  sigprocmask(SIG_BLOCK, &handled, nullptr);
   page_ = create_service_page(plan_.config, kPageModeMaster);
   int pair[2];
   if (signal_fd_ < 0 || page_.fd < 0 ||

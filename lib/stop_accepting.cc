@@ -84,6 +84,12 @@ void listeners_stop_accepting(bool keep_copies) {
       if (copy >= 0) {
         g_listeners.add_ref_unlocked(slot);
         adopt_offered_fd(copy, slot);
+        // Exec mode pauses accepting until the new image listens: let the
+        // queue hold what arrives meanwhile, whatever backlog the program
+        // chose (python's http.server: 5; a full queue drops SYNs, and the
+        // client retries only a second later). The new image's listen()
+        // sets its own backlog again.
+        real::listen(copy, SOMAXCONN);
       }
     }
     // Retired in the books first: an accept() racing with the swap that

@@ -105,6 +105,15 @@ def processes_named(name):
             if comm == name and state != "Z"]
 
 
+def cmdline_has(pid, text):
+    """Whether /proc/PID/cmdline contains `text`."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return text.encode() in f.read()
+    except OSError:
+        return False
+
+
 def fd_count(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))

@@ -6,8 +6,8 @@ stop ends every process."""
 import os
 import time
 
-from common import (Fail, Load, check_load, descendants, fd_count, http_get,
-                    log, wait_for, write_body)
+from common import (Fail, Load, check_load, cmdline_has, descendants,
+                    fd_count, http_get, log, wait_for, write_body)
 
 RESTARTS = 10
 
@@ -68,13 +68,6 @@ def wait_all_gone(master, port):
                 if f.read().split(") ")[1][0] != "Z":
                     return False
         return not [p for p in os.listdir("/proc") if p.isdigit() and
-                    _cmdline_has(p, f"127.0.0.1:{port}")]
+                    cmdline_has(p, f"127.0.0.1:{port}")]
     wait_for(gone, 20, "every process of the service to exit after stop")
 
-
-def _cmdline_has(pid, text):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return text.encode() in f.read()
-    except OSError:
-        return False

@@ -10,8 +10,8 @@ import re
 import signal
 import subprocess
 
-from common import (Fail, Load, check_load, free_port, http_get, log, run,
-                    wait_for, write_body)
+from common import (Fail, Load, check_load, cmdline_has, free_port, http_get,
+                    log, run, wait_for, write_body)
 
 CRASHES = 4
 
@@ -101,7 +101,7 @@ def master_killed(args, tmp, group):
                          stderr=open(log_path, "w"))
     wait_for(lambda: http_get(port), 10, "the first answer")
     service = [int(p) for p in os.listdir("/proc") if p.isdigit()
-               and _cmdline_has(p, f"127.0.0.1:{port}") and
+               and cmdline_has(p, f"127.0.0.1:{port}") and
                int(p) != master.pid]
     if len(service) != 3:
         raise Fail(f"expected 3 service processes, found {service}")
@@ -116,14 +116,6 @@ def master_killed(args, tmp, group):
     again.send_signal(signal.SIGTERM)
     again.wait(timeout=20)
     log("master killed: its service stopped, a new master serves the port")
-
-
-def _cmdline_has(pid, text):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return text.encode() in f.read()
-    except OSError:
-        return False
 
 
 def _state(pid):

@@ -18,6 +18,23 @@
 using namespace huptime;
 using namespace huptime::launcher_test;
 
+namespace {
+
+// A listening TCP socket on 127.0.0.1 and its inode.
+FdInode listening_socket() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(fd, 8) == 0);
+  struct stat st;
+  REQUIRE(fstat(fd, &st) == 0);
+  return {fd, static_cast<uint64_t>(st.st_ino)};
+}
+
+}  // namespace
+
 TEST_CASE("options: --master and what implies it", "[options][master]") {
   ParseResult plain = parse({"app"});
   REQUIRE(plain.error.empty());
@@ -90,12 +107,7 @@ TEST_CASE("socket activation: only for this pid, with a sane count",
 TEST_CASE("socket activation: every fd must be a listening stream socket",
           "[activation]") {
   // Put a listening socket at fd 3 and something else at fd 4.
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(listen(listener, 8) == 0);
+  int listener = listening_socket().fd;
   int saved3 = fcntl(3, F_DUPFD_CLOEXEC, 100);
   int saved4 = fcntl(4, F_DUPFD_CLOEXEC, 100);
   REQUIRE(dup2(listener, 3) == 3);
@@ -135,19 +147,6 @@ TEST_CASE("socket activation: the hand-off and the environment",
 // ------------------------------------------------------- held listeners
 
 namespace {
-
-// A listening TCP socket on 127.0.0.1 and its inode.
-FdInode listening_socket() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(listen(fd, 8) == 0);
-  struct stat st;
-  REQUIRE(fstat(fd, &st) == 0);
-  return {fd, static_cast<uint64_t>(st.st_ino)};
-}
 
 // What lib/master_link.cc sends.
 void send_report(int channel, uint32_t generation,
