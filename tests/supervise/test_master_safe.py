@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """huptime --master keeps the safe-reload rules, under load:
 
-  overlap   a new version that takes 400 ms to start (it binds, sleeps,
+  overlap   a new version that takes 1.5 s to start (it binds, sleeps,
             then listens) never makes a request wait for it: the old
             generation serves meanwhile (exec mode would pause for it);
   rollback  a new version that exits 1, or crashes, before it is ready:
@@ -19,7 +19,7 @@ import time
 from common import (Fail, Load, check_load, free_port, http_get, log, run,
                     wait_for, write_body)
 
-WARMUP_MS = 400
+WARMUP_MS = 1500
 
 
 def test(args, tmp, group):
