@@ -3,10 +3,11 @@
 
     demo.py [--build DIR] [--reloads N] [--clients N] [--dwell SECONDS]
 
-For each mode (fork, then exec) it starts examples/hello_server under
-`huptime --MODE` on a port the kernel picked, puts it under closed-loop load
-(the project's loadclient, N clients), then N times: writes a new version
-into the version file, sends SIGHUP to the service and waits (with a
+For each mode (fork, exec, then master) it starts examples/hello_server
+under `huptime --MODE` on a port the kernel picked, puts it under
+closed-loop load (the project's loadclient, N clients), then N times: writes
+a new version into the version file, sends SIGHUP to the service (in master
+mode: to the resident huptime, whose pid never changes) and waits (with a
 deadline) for the new generation's `ready` line in the log and for the new
 version to answer. Then it stops the load and the service and prints one
 row per mode. Exit status 0 only if every reload became ready, the load
@@ -197,7 +198,7 @@ def main():
     become_subreaper()
     workdir = tempfile.mkdtemp(prefix="huptime-demo.")
     results = []
-    for mode in ("fork", "exec"):
+    for mode in ("fork", "exec", "master"):
         print(f"demo: {mode} mode: hello_server under huptime --{mode}, "
               f"{args.clients} clients, {args.reloads} reloads", flush=True)
         results.append(run_mode(args, mode, workdir))

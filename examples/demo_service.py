@@ -168,7 +168,10 @@ class Service:
         write_version(self.version_file, version)
         started = time.monotonic()
         deadline = started + READY_TIMEOUT
-        os.kill(self.pid, signal.SIGHUP)
+        # Master mode: the resident huptime restarts its child; its own pid
+        # is the one a supervisor knows, and never changes.
+        target = self.launched.pid if self.mode == "master" else self.pid
+        os.kill(target, signal.SIGHUP)
         self.wait_ready(self.pid, deadline)
         wait_for_version(self.port, version, deadline)
         return time.monotonic() - started

@@ -3,9 +3,11 @@
 //
 // Top-down: parse the options, find COMMAND and the library, record the
 // process state the library must reproduce in later generations, build the
-// environment, exec. The launcher leaves no process of its own behind and
-// changes nothing it passes on: signal mask, dispositions and fds reach
-// COMMAND exactly as the launcher received them.
+// environment, exec. Without --master the launcher leaves no process of its
+// own behind; with it, it stays as the service's parent (master.h). Either
+// way it changes nothing it passes on: signal mask, dispositions and fds
+// reach COMMAND exactly as the launcher received them (socket-activated
+// fds become inherited listeners, NOTIFY_SOCKET stays with huptime).
 #include <fmt/format.h>
 #include <unistd.h>
 
