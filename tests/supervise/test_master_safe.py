@@ -79,6 +79,11 @@ def test(args, tmp, group):
                    "did not overlap during the warm-up")
     if master.poll() is not None:
         raise Fail("the master exited")
+    status = subprocess.run([args.huptime, "--status", f"--pid={master.pid}"],
+                            capture_output=True, text=True, timeout=30)
+    if f"(mode master, pid {master.pid}," not in status.stdout or \
+            "restarts:" not in status.stdout:
+        raise Fail(f"--status of the master: {status.stdout!r}")
     master.send_signal(signal.SIGTERM)
     master.wait(timeout=20)
     log(f"worst latency {summary['max_ms']} ms with a {WARMUP_MS} ms warm-up; "
