@@ -27,6 +27,17 @@ void restart_poke();
 // Child side of fork: the thread did not survive it.
 void restart_after_fork_child();
 
+// A child forked by a process that had already stopped accepting (nginx's
+// master respawning a worker that just drained and exited) belongs to the
+// draining generation, but no latch wakes it: it has no restart thread,
+// and its listeners are placeholders that never become readable, so it
+// would wait forever. The hooks that see it wait on such a listener
+// (epoll_ctl, poll, select) call this; it starts the thread once, which
+// sees the drain latch and drains and exits like its siblings. Cheap when
+// the process is not such a child (check g_late_child first).
+void restart_late_child_waits();
+extern constinit std::atomic<bool> g_late_child;
+
 // The body of the restart thread (restart.cc); restart_thread.cc starts it.
 [[noreturn]] void run_restart_thread();
 
