@@ -152,6 +152,14 @@ void signals_reset_for_exec(uint64_t ignored_mask) {
     // library unblocks it once its own handler is in place.
     if (sig == restart && !ignored) continue;
     struct sigaction act = {};
+    // A SIGIO still pending from the old image's O_ASYNC descriptors
+    // (nginx's channels to its workers) would survive execve and, with
+    // the default action, end the new image at once: ignoring a signal
+    // discards it when pending.
+    if (sig == SIGIO && !ignored) {
+      act.sa_handler = SIG_IGN;
+      real::sigaction(sig, &act, nullptr);
+    }
     act.sa_handler = ignored ? SIG_IGN : SIG_DFL;
     real::sigaction(sig, &act, nullptr);
   }

@@ -39,7 +39,7 @@ bool all_handlers_restart();
 
 // Before exec of a new generation: dispositions as at first start (ignored
 // set from the launcher, everything else default), except that the restart
-// signal keeps our handler. async-signal-safe.
+// signal keeps our handler; a pending SIGIO is discarded. async-signal-safe.
 void signals_reset_for_exec(uint64_t ignored_mask);
 
 // The mask a new generation is exec'ed with: the launch mask plus the
