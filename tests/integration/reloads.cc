@@ -63,6 +63,8 @@ void Scenario::reload(int number) {
   if (opts_.versions) write_body(number);
   size_t from = log_->size();
   pid_t old = leader_;
+  send_extra_request(opts_.side_request,
+                     fmt::format("reload {}: the side request", number));
   fmt::print(stderr, "reload_test: reload {}: SIGHUP to {}\n", number, old);
   if (kill(old, SIGHUP) != 0)
     throw TestFailure(fmt::format("reload {}: kill({}, SIGHUP): {}", number,

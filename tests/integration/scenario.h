@@ -50,14 +50,20 @@ class Scenario {
   void run();
   // The result line (without newline); valid after run(), even a failed one.
   std::string result_line() const;
+  // The result as one JSON object for --result-json; `failure` is empty
+  // when the run passed.
+  std::string result_json(const std::string& failure) const;
 
  private:
   // scenario.cc: set-up, start, baseline, load, checks, stop.
   void run_steps();
   void prepare_dir();
   void choose_port_and_targets();
-  void write_body(int version) const;
+  // scenario_body.cc: what the service answers, and extra requests.
+  std::string body_file_name() const;
+  void write_body(int version);
   std::string body_text(int version) const;
+  void send_extra_request(const std::string& request, const std::string& what);
   void start_service();
   void wait_first_success();
   void wait_initial_ready();
