@@ -27,6 +27,14 @@ void restart_poke();
 // Child side of fork: the thread did not survive it.
 void restart_after_fork_child();
 
+// Parent side of fork: a process that holds listeners but never waits on
+// them, and was itself forked (nginx's master after `daemon on`: the
+// process that bound is gone, its workers accept), would otherwise have no
+// restart thread, and a restart signal would only be recorded. Forking its
+// workers starts the thread; the thread then acts on a signal recorded
+// meanwhile. Cold path: one relaxed load when the thread runs.
+void restart_after_fork_parent();
+
 // A child forked by a process that had already stopped accepting (nginx's
 // master respawning a worker that just drained and exited) belongs to the
 // draining generation, but no latch wakes it: it has no restart thread,

@@ -96,6 +96,11 @@ void restart_after_fork_child() {
   g_late_child.store(g_stopped_accepting.load());
 }
 
+void restart_after_fork_parent() {
+  if (g_rt.has_program_listeners.load(std::memory_order_relaxed))
+    restart_thread_ensure();
+}
+
 void restart_late_child_waits() {
   if (!g_late_child.load(std::memory_order_relaxed) ||
       !g_late_child.exchange(false))
