@@ -95,7 +95,7 @@ int reexec_in_place() {
   int disowned[kMaxDisowned];
   int n_disowned = disown_async_fds(disowned);
   signals_save_all();
-  signals_reset_for_exec(g_rt.config->sigign);
+  signals_prepare_reexec(g_rt.config->sigign);
   // Nothing of this image but stdio and the hand-off survives the exec.
   raw_syscall6(SYS_close_range, 3, ~0L, CLOSE_RANGE_CLOEXEC);
   int stdio_flags[3];
