@@ -84,6 +84,12 @@ void listeners_stop_accepting(bool keep_copies) {
       if (copy >= 0) {
         g_listeners.add_ref_unlocked(slot);
         adopt_offered_fd(copy, slot);
+        // Exec mode: every connection that arrives during the drain and
+        // the new image's start-up waits in this socket's queue. With the
+        // program's backlog (python's socketserver: 5) it overflows and
+        // the kernel drops SYNs, which clients retry after 1, 3, 7 s...
+        // The new image's own listen() sets its backlog again.
+        real::listen(copy, SOMAXCONN);
       }
     }
     // Retired in the books first: an accept() racing with the swap that
