@@ -11,7 +11,7 @@ between the markers
 
 in that file instead. Usage, after `meson test -C BUILDDIR --suite compat`:
 
-    tests/compat/table.py BUILDDIR [--update README.md]
+    tests/compat/table.py BUILDDIR [--update README.md] [--note TEXT]
 """
 import argparse
 import json
@@ -31,7 +31,9 @@ def suite_order(builddir):
         tests = json.loads(info.read_text())
     except OSError:
         return []
-    return [t["name"] for t in tests if "compat" in t.get("suite", [])]
+    return [t["name"] for t in tests
+            if any(suite.split(":")[-1] == "compat"
+                   for suite in t.get("suite", []))]
 
 
 def load_results(builddir):
@@ -60,7 +62,7 @@ def row(result):
             f"{result['max_ms']:.0f} ms |")
 
 
-def render(results):
+def render(results, note):
     lines = [
         "| Server | Mode | Restarts | Requests | Failed | Worst latency |",
         "|--------|------|---------:|---------:|-------:|--------------:|",
@@ -70,7 +72,8 @@ def render(results):
     lines.append(f"Measured by `meson test --suite compat` on "
                  f"{platform.system()} {platform.release()}, "
                  f"{len(results)} cases; worst latency is the slowest request "
-                 "of the whole run, restarts included.")
+                 "of the whole run, restarts included." +
+                 (f" {note}" if note else ""))
     return "\n".join(lines)
 
 
@@ -88,12 +91,15 @@ def main():
     parser.add_argument("builddir", type=pathlib.Path)
     parser.add_argument("--update", type=pathlib.Path, metavar="README",
                         help="replace the marked section of README")
+    parser.add_argument("--note", default="",
+                        help="a sentence to add below the table (where and "
+                             "under what load it was measured)")
     args = parser.parse_args()
     results = load_results(args.builddir)
     if not results:
         sys.exit(f"no results in {args.builddir}/tests/compat: run "
                  f"meson test -C {args.builddir} --suite compat first")
-    table = render(results)
+    table = render(results, args.note)
     if args.update:
         update(args.update, table)
     else:
