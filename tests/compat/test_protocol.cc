@@ -55,8 +55,7 @@ TEST_CASE("anything after +OK, or a malformed bulk string, is bad") {
   std::string storage;
   CHECK(judge("$2\r\nhi\r\n+OK\r\n+OK\r\n", &storage).verdict ==
         Verdict::kBadStatus);
-  CHECK(judge("$2\r\nhiX\r\n+OK\r\n", &storage).verdict ==
-        Verdict::kBadStatus);
+  CHECK(judge("$2\r\nhiX\r\n+OK\r\n", &storage).verdict == Verdict::kBadStatus);
   CHECK(judge("*0\r\n+OK\r\n", &storage).verdict == Verdict::kBadStatus);
 }
 

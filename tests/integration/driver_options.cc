@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <signal.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +23,7 @@ namespace {
              "[--protocol http|redis] [--body-template FILE] "
              "[--setup-request TEXT] [--side-request TEXT] "
              "[--result-json FILE] [--title TEXT] [--skip-if-missing] "
+             "[--signal SIG] [--program-signal SIG] "
              "-- SERVER ARGS...\n");
   std::exit(2);
 }
@@ -33,6 +36,13 @@ int parse_int(std::string_view option, std::string_view text, int min) {
       value < min)
     usage_error(fmt::format("{}: bad number '{}'", option, text));
   return value;
+}
+
+int parse_signal(std::string_view option, std::string_view text) {
+  if (text == "HUP") return SIGHUP;
+  if (text == "USR1") return SIGUSR1;
+  if (text == "USR2") return SIGUSR2;
+  return parse_int(option, text, 1);
 }
 
 std::vector<TargetKind> parse_targets(std::string_view text) {
@@ -89,6 +99,10 @@ void apply_option(std::string_view arg, std::string_view value,
     opts->result_json = std::string(value);
   else if (arg == "--title")
     opts->title = std::string(value);
+  else if (arg == "--signal")
+    opts->restart_signal = parse_signal(arg, value);
+  else if (arg == "--program-signal")
+    opts->program_signal = parse_signal(arg, value);
   else
     usage_error(fmt::format("unknown option '{}'", arg));
 }

@@ -7,7 +7,8 @@
 //               [--path /PATH] [--launcher-arg ARG]... [--protocol http|redis]
 //               [--body-template FILE] [--setup-request TEXT]
 //               [--side-request TEXT] [--result-json FILE] [--title TEXT]
-//               [--skip-if-missing] -- SERVER ARGS...
+//               [--skip-if-missing] [--signal SIG] [--program-signal SIG]
+//               -- SERVER ARGS...
 //
 // Valued options may also be written --option=VALUE.
 //
@@ -32,6 +33,12 @@
 // after FILE without a trailing ".in", in {dir}; {body} names it. A server's
 // configuration (nginx.conf) or code (a WSGI app) can so carry the version,
 // which then proves that the new copy really read the new file.
+//
+// --signal SIG is the restart signal the driver sends (HUP, USR1, USR2 or a
+// number; default HUP): pair it with --launcher-arg=--signal=SIG.
+// --program-signal SIG: before each restart, SIG goes to the leader for the
+// program's own reload (nginx: HUP); a body saying so is written first and
+// must be served by the same leader before the restart proper.
 //
 // --result-json FILE writes the result (name, title, mode, reloads,
 // requests, failed, latencies, pass/fail/skip) as one JSON object, for
@@ -83,6 +90,8 @@ struct DriverOptions {
   std::string result_json;
   std::string title;
   bool skip_if_missing = false;
+  int restart_signal = 1;  // SIGHUP
+  int program_signal = 0;  // none
 };
 
 // Parses the command line; prints usage and exits 2 on error.

@@ -252,7 +252,13 @@ void Scenario::start_load() {
 // that went backwards.
 void Scenario::wait_successes(uint64_t ok_before, uint64_t more, int version,
                               const std::string& when) {
-  std::string body = version >= 0 ? body_text(version) : "";
+  wait_successes(ok_before, more, version >= 0 ? body_text(version) : "", when);
+}
+
+// The same with the body text itself (empty: any body).
+void Scenario::wait_successes(uint64_t ok_before, uint64_t more,
+                              const std::string& body,
+                              const std::string& when) {
   auto done = [&](const LoadStats& s) {
     return s.ok >= ok_before + more &&
            (body.empty() || s.body_index(body) >= 0);

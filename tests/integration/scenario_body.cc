@@ -2,6 +2,7 @@
 // extra requests of --setup-request and --side-request, and the result as
 // JSON for --result-json.
 #include <fmt/format.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "child_process.h"
 #include "client_request.h"
 #include "scenario.h"
 
@@ -59,8 +61,10 @@ std::string Scenario::body_text(int version) const {
 
 // Written to a temporary file and renamed, so that a server starting at
 // that moment reads either version whole.
-void Scenario::write_body(int version) {
-  std::string content = body_text(version);
+void Scenario::write_body(int version) { write_body_text(body_text(version)); }
+
+void Scenario::write_body_text(const std::string& text) {
+  std::string content = text;
   if (!opts_.body_template.empty()) {
     ph_.text = content.substr(0, content.size() - 1);
     content = substitute(read_file(opts_.body_template), ph_);
@@ -88,6 +92,33 @@ void Scenario::send_extra_request(const std::string& request,
     throw TestFailure(fmt::format("{} '{}' failed: {} ({})", what, request,
                                   outcome_name(result.outcome), result.error));
   fmt::print(stderr, "reload_test: {} '{}': {}", what, request, result.body);
+}
+
+// --program-signal: before restart N, the program's own reload (nginx's
+// SIGHUP) must still work under huptime --signal=OTHER: a body that says
+// so is written, the signal sent to the leader, and that body must be
+// served (by the same leader: huptime did not restart it) before the
+// restart proper.
+void Scenario::program_reload(int number) {
+  if (opts_.program_signal == 0) return;
+  std::string body = fmt::format("version {} of {}, reloaded by the program\n",
+                                 number, opts_.name);
+  write_body_text(body);
+  fmt::print(stderr,
+             "reload_test: reload {}: signal {} to {} (the program's)\n",
+             number, opts_.program_signal, leader_);
+  if (kill(leader_, opts_.program_signal) != 0)
+    throw TestFailure(fmt::format("reload {}: kill({}, {}): {}", number,
+                                  leader_, opts_.program_signal,
+                                  std::strerror(errno)));
+  wait_successes(load_->snapshot().ok, 2 * static_cast<uint64_t>(opts_.clients),
+                 body,
+                 fmt::format("reload {}: the program's own reload", number));
+  if (!pid_alive(leader_))
+    throw TestFailure(
+        fmt::format("reload {}: leader {} gone after the "
+                    "program's own reload",
+                    number, leader_));
 }
 
 std::string Scenario::result_json(const std::string& failure) const {
