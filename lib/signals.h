@@ -60,8 +60,8 @@ sigset_t signals_exec_mask(uint64_t launch_mask);
 
 // Init of a new generation's image: our handler, signals ignored but not
 // at launch back to default, then the restart signal unblocked unless it
-// was blocked at launch. A signal that waited is then
-// delivered and recorded (owed while the generation starts).
+// was blocked at launch. A signal that waited is then delivered and
+// recorded (owed while the generation starts).
 void signals_take_over_at_start();
 
 // Exec in place: save the program's dispositions, and put them back if
