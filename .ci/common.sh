@@ -15,9 +15,14 @@ HUPTIME_SETUP_ARGS=(-Dwerror=true --buildtype=debugoptimized)
 # server under test), curl procps file binutils (the tests' and the symbol
 # check's tools: curl, ps/pgrep, file, nm/readelf); the supervise suite:
 # supervisor and runit (real supervisors running huptime --master), systemd
-# (systemd-socket-activate; nothing is started by installing it in CI).
+# (systemd-socket-activate; nothing is started by installing it in CI); the
+# compat suite's real servers (tests/compat: each is restarted under load,
+# and its tests skip when it is missing): nginx-light (nginx, master +
+# workers), redis-server (forks for BGSAVE), gunicorn (pre-fork WSGI server;
+# pulls in python3-gunicorn).
 HUPTIME_PACKAGES=(g++ meson ninja-build pkg-config libfmt-dev catch2 python3
-                  curl procps file binutils supervisor runit systemd)
+                  curl procps file binutils supervisor runit systemd
+                  nginx-light redis-server gunicorn)
 
 # The packages of HUPTIME_PACKAGES not installed, plus nodejs when there is
 # no `node` at all (a newer node from elsewhere is fine).
@@ -57,8 +62,26 @@ huptime_install_deps() {
   local install=(${missing})
   [ "${1:-}" = always ] && install=("${HUPTIME_PACKAGES[@]}" ${missing})
   huptime_apt apt-get update
-  huptime_apt env DEBIAN_FRONTEND=noninteractive \
+  huptime_no_service_start huptime_apt env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y --no-install-recommends "${install[@]}"
+}
+
+# Runs "$@" with services kept from starting: nginx and redis-server start
+# their system service on install (nginx on port 80), which the tests do not
+# want and which fails in a container without an init system. A
+# policy-rc.d that exits 101 ("action forbidden") is Debian's way to say
+# so; one that is already there (Docker images have one) is left alone.
+huptime_no_service_start() {
+  local policy=/usr/sbin/policy-rc.d status=0
+  if [ -e "$policy" ]; then
+    "$@"
+    return
+  fi
+  huptime_apt sh -c "printf '#!/bin/sh\nexit 101\n' > $policy &&
+                     chmod 755 $policy" || return 1
+  "$@" || status=$?
+  huptime_apt rm -f "$policy"
+  return "$status"
 }
 
 # Configures build/ (reusing it when it is a meson build directory, wiping

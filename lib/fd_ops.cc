@@ -186,11 +186,32 @@ int listeners_epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
     restart_thread_ensure();
     gen_note_wait();
   }
+  if (entry_kind(word) == FdKind::kRetired) restart_late_child_waits();
   errno = saved_errno;
   return rc;
 }
 
+namespace {
+
+// A late child of a draining process (restart.h) waiting on a retired
+// listener: start its restart thread, which drains it.
+void note_late_child_poll(const pollfd* fds, nfds_t n) {
+  for (nfds_t i = 0; i < n; ++i)
+    if (entry_kind(g_fds.get(fds[i].fd)) == FdKind::kRetired)
+      return restart_late_child_waits();
+}
+
+void note_late_child_select(int nfds, const fd_set* readfds) {
+  for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd)
+    if (FD_ISSET(fd, readfds) && entry_kind(g_fds.get(fd)) == FdKind::kRetired)
+      return restart_late_child_waits();
+}
+
+}  // namespace
+
 void listeners_note_poll(const pollfd* fds, nfds_t n) {
+  if (g_late_child.load(std::memory_order_relaxed) && fds)
+    note_late_child_poll(fds, n);
   if (!g_await_wait.load(std::memory_order_relaxed) || !fds) return;
   for (nfds_t i = 0; i < n; ++i) {
     if ((fds[i].events & POLLIN) &&
@@ -202,6 +223,8 @@ void listeners_note_poll(const pollfd* fds, nfds_t n) {
 }
 
 void listeners_note_select(int nfds, const fd_set* readfds) {
+  if (g_late_child.load(std::memory_order_relaxed) && readfds)
+    note_late_child_select(nfds, readfds);
   if (!g_await_wait.load(std::memory_order_relaxed) || !readfds) return;
   for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd) {
     if (FD_ISSET(fd, readfds) &&

@@ -213,6 +213,10 @@ HUPTIME_EXPORT pid_t fork(void) {
     restart_after_fork_child();
     gen_after_fork_child();
     errno = saved_errno;
+  } else if (pid > 0) {
+    int saved_errno = errno;
+    restart_after_fork_parent();
+    errno = saved_errno;
   }
   return pid;
 }

@@ -1,5 +1,6 @@
 #include "reexec.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 #include "config.h"
 #include "generation.h"
@@ -22,6 +24,46 @@
 #include "signals.h"
 
 namespace huptime {
+namespace {
+
+// An fd of the old image with O_ASYNC and this process as its owner
+// (nginx's master owns the channels to its workers) makes the kernel send
+// SIGIO to this pid on I/O. The open file description lives on in the
+// processes still draining, so the new image, whose SIGIO is at its default
+// (terminate) until the program installs a handler, would be killed when a
+// draining worker exits. Nobody owns them from now on; the first
+// kMaxDisowned are recorded in *fds (returns how many) so that a failed
+// exec can give them back.
+constexpr int kMaxDisowned = 64;
+
+int disown_async_fds(int* fds) {
+  int count = 0;
+  int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return 0;
+  pid_t self = getpid();
+  alignas(8) char buf[4096];
+  for (;;) {
+    long got = raw_syscall6(SYS_getdents64, dir, reinterpret_cast<long>(buf),
+                            sizeof buf);
+    if (got <= 0) break;
+    for (long at = 0; at < got;) {
+      auto* entry = reinterpret_cast<dirent64*>(buf + at);
+      at += entry->d_reclen;
+      int fd = atoi(entry->d_name);
+      if (fd < 3 || fd == dir || entry->d_name[0] == '.') continue;
+      int flags = real::fcntl(fd, F_GETFL);
+      if (flags < 0 || !(flags & O_ASYNC)) continue;
+      if (real::fcntl(fd, F_GETOWN) != self) continue;
+      if (real::fcntl(fd, F_SETOWN, 0) == 0 && count < kMaxDisowned)
+        fds[count++] = fd;
+      HUPTIME_LOG(kDebug, "fd {}: O_ASYNC owner cleared before re-exec", fd);
+    }
+  }
+  real::close(dir);
+  return count;
+}
+
+}  // namespace
 
 int reexec_in_place() {
   Handoff handoff;
@@ -50,8 +92,10 @@ int reexec_in_place() {
     if (cwd >= 0) real::close(cwd);
     return error;
   }
+  int disowned[kMaxDisowned];
+  int n_disowned = disown_async_fds(disowned);
   signals_save_all();
-  signals_reset_for_exec(g_rt.config->sigign);
+  signals_prepare_reexec(g_rt.config->sigign);
   // Nothing of this image but stdio and the hand-off survives the exec.
   raw_syscall6(SYS_close_range, 3, ~0L, CLOSE_RANGE_CLOEXEC);
   int stdio_flags[3];
@@ -74,6 +118,8 @@ int reexec_in_place() {
   for (int fd = 0; fd < 3; ++fd)
     if (stdio_flags[fd] > 0) real::fcntl(fd, F_SETFD, stdio_flags[fd]);
   signals_restore_all();
+  for (int i = 0; i < n_disowned; ++i)
+    real::fcntl(disowned[i], F_SETOWN, getpid());
   if (cwd >= 0) {
     if (fchdir(cwd) != 0)
       HUPTIME_LOG(kWarn,

@@ -27,6 +27,25 @@ void restart_poke();
 // Child side of fork: the thread did not survive it.
 void restart_after_fork_child();
 
+// Parent side of fork: a process that holds listeners but never waits on
+// them, and was itself forked (nginx's master after `daemon on`: the
+// process that bound is gone, its workers accept), would otherwise have no
+// restart thread, and a restart signal would only be recorded. Forking its
+// workers starts the thread; the thread then acts on a signal recorded
+// meanwhile. Cold path: one relaxed load when the thread runs.
+void restart_after_fork_parent();
+
+// A child forked by a process that had already stopped accepting (nginx's
+// master respawning a worker that just drained and exited) belongs to the
+// draining generation, but no latch wakes it: it has no restart thread,
+// and its listeners are placeholders that never become readable, so it
+// would wait forever. The hooks that see it wait on such a listener
+// (epoll_ctl, poll, select) call this; it starts the thread once, which
+// sees the drain latch and drains and exits like its siblings. Cheap when
+// the process is not such a child (check g_late_child first).
+void restart_late_child_waits();
+extern constinit std::atomic<bool> g_late_child;
+
 // The body of the restart thread (restart.cc); restart_thread.cc starts it.
 [[noreturn]] void run_restart_thread();
 

@@ -38,6 +38,9 @@ constinit pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
 
 }  // namespace
 
+// Set in a fork child whose parent had stopped accepting.
+constinit std::atomic<bool> g_late_child{false};
+
 std::atomic<pid_t>& restart_thread_pid() { return g_thread_pid; }
 
 void restart_thread_ensure() {
@@ -90,6 +93,21 @@ void restart_after_fork_child() {
   close_our_fd(OurFd::kNotify);
   close_our_fd(OurFd::kSelfPipeRead);
   close_our_fd(OurFd::kSelfPipeWrite);
+  g_late_child.store(g_stopped_accepting.load());
+}
+
+void restart_after_fork_parent() {
+  if (g_rt.has_program_listeners.load(std::memory_order_relaxed))
+    restart_thread_ensure();
+}
+
+void restart_late_child_waits() {
+  if (!g_late_child.load(std::memory_order_relaxed) ||
+      !g_late_child.exchange(false))
+    return;
+  HUPTIME_LOG(kDebug,
+              "forked by a process that no longer accepts: draining too");
+  restart_thread_ensure();
 }
 
 }  // namespace huptime

@@ -157,6 +157,17 @@ void signals_reset_for_exec(uint64_t ignored_mask) {
   }
 }
 
+void signals_prepare_reexec(uint64_t ignored_mask) {
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (!settable(sig)) continue;
+    bool ignored = (ignored_mask >> (sig - 1)) & 1;
+    if (!ignored && sig != SIGIO) continue;
+    struct sigaction act = {};
+    act.sa_handler = SIG_IGN;
+    real::sigaction(sig, &act, nullptr);
+  }
+}
+
 sigset_t signals_exec_mask(uint64_t launch_mask) {
   sigset_t mask = mask_to_sigset(launch_mask);
   sigaddset(&mask, restart_signal());
@@ -166,6 +177,20 @@ sigset_t signals_exec_mask(uint64_t launch_mask) {
 void signals_take_over_at_start() {
   signals_install();
   int sig = restart_signal();
+  // What an exec in place left ignored (signals_prepare_reexec) goes back
+  // to the default, as at first start.
+  for (int other = 1; other <= kMaxSignal; ++other) {
+    if (!settable(other) || other == sig ||
+        ((g_rt.config->sigign >> (other - 1)) & 1))
+      continue;
+    struct sigaction act = {};
+    if (real::sigaction(other, nullptr, &act) != 0 ||
+        (act.sa_flags & SA_SIGINFO) || act.sa_handler != SIG_IGN)
+      continue;
+    act = {};
+    act.sa_handler = SIG_DFL;
+    real::sigaction(other, &act, nullptr);
+  }
   if ((g_rt.config->sigmask >> (sig - 1)) & 1) return;
   sigset_t set;
   sigemptyset(&set);

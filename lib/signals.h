@@ -39,17 +39,29 @@ bool all_handlers_restart();
 
 // Before exec of a new generation: dispositions as at first start (ignored
 // set from the launcher, everything else default), except that the restart
-// signal keeps our handler. async-signal-safe.
+// signal keeps our handler. async-signal-safe: for the child of spawn.cc.
 void signals_reset_for_exec(uint64_t ignored_mask);
+
+// Before exec in place, while the program's threads still run: only what
+// execve would keep. execve itself resets every caught signal to its
+// default, atomically; resetting them here instead would leave the program
+// running with default dispositions until the exec (nginx's master, still
+// reaping its workers, was killed by their SIGCHLD/SIGIO in that window).
+// So: signals ignored at launch are ignored, and SIGIO is ignored too,
+// which discards one pending from the old image's O_ASYNC fds that would
+// otherwise kill the new image. Signals the program ignored stay ignored
+// across execve; signals_take_over_at_start puts them back to default.
+void signals_prepare_reexec(uint64_t ignored_mask);
 
 // The mask a new generation is exec'ed with: the launch mask plus the
 // restart signal, so that one arriving before the new image's library is
 // in place waits instead of killing it (default action: terminate).
 sigset_t signals_exec_mask(uint64_t launch_mask);
 
-// Init of a new generation's image: our handler, then the restart signal
-// unblocked unless it was blocked at launch. A signal that waited is then
-// delivered and recorded (owed while the generation starts).
+// Init of a new generation's image: our handler, signals ignored but not
+// at launch back to default, then the restart signal unblocked unless it
+// was blocked at launch. A signal that waited is then delivered and
+// recorded (owed while the generation starts).
 void signals_take_over_at_start();
 
 // Exec in place: save the program's dispositions, and put them back if

@@ -84,11 +84,11 @@ void listeners_stop_accepting(bool keep_copies) {
       if (copy >= 0) {
         g_listeners.add_ref_unlocked(slot);
         adopt_offered_fd(copy, slot);
-        // Exec mode pauses accepting until the new image listens: let the
-        // queue hold what arrives meanwhile, whatever backlog the program
-        // chose (python's http.server: 5; a full queue drops SYNs, and the
-        // client retries only a second later). The new image's listen()
-        // sets its own backlog again.
+        // Exec mode: every connection that arrives during the drain and
+        // the new image's start-up waits in this socket's queue. With the
+        // program's backlog (python's socketserver: 5) it overflows and
+        // the kernel drops SYNs, which clients retry after 1, 3, 7 s...
+        // The new image's own listen() sets its backlog again.
         real::listen(copy, SOMAXCONN);
       }
     }

@@ -99,7 +99,7 @@ const char* outcome_name(Outcome outcome) {
 }
 
 RequestResult run_request(const SockSpec& target, std::string_view request,
-                          Clock::duration timeout) {
+                          Clock::duration timeout, Protocol protocol) {
   RequestResult result;
   result.start = Clock::now();
   Deadline deadline(timeout);
@@ -123,7 +123,8 @@ RequestResult run_request(const SockSpec& target, std::string_view request,
   std::string raw;
   if (auto failed = read_to_eof(sock.fd, deadline, &raw))
     return failure(result, failed->first, failed->second);
-  JudgedResponse judged = judge_response(raw);
+  std::string body_storage;
+  JudgedResponse judged = judge_protocol_response(protocol, raw, &body_storage);
   if (judged.verdict == Verdict::kIncomplete)
     return failure(result, Outcome::kEof, judged.reason);
   if (judged.verdict == Verdict::kBadStatus)

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "deadline.h"
+#include "protocol.h"
 #include "sockspec.h"
 
 namespace huptime::test {
@@ -31,9 +32,10 @@ struct RequestResult {
 };
 
 // Connects to `target` (blocking connect bounded by SO_SNDTIMEO), sends
-// `request`, reads to EOF with poll(2) deadlines and judges the response.
-// The whole request is bounded by `timeout`.
+// `request`, reads to EOF with poll(2) deadlines and judges the response
+// as `protocol` says. The whole request is bounded by `timeout`.
 RequestResult run_request(const SockSpec& target, std::string_view request,
-                          Clock::duration timeout);
+                          Clock::duration timeout,
+                          Protocol protocol = Protocol::kHttp);
 
 }  // namespace huptime::test

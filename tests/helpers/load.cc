@@ -14,7 +14,7 @@ namespace huptime::test {
 
 LoadRun::LoadRun(LoadConfig config)
     : config_(std::move(config)),
-      request_(make_request(config_.path)),
+      request_(make_protocol_request(config_.protocol, config_.path)),
       stats_(config_.expect_monotonic) {
   config_.duration = std::min(config_.duration, kMaxDuration);
   config_.clients = std::max(config_.clients, 1);
@@ -85,8 +85,8 @@ void LoadRun::pause_between() {
 void LoadRun::client_loop(size_t index) {
   const SockSpec& target = config_.targets[index % config_.targets.size()];
   while (claim_request()) {
-    RequestResult result =
-        run_request(target, request_, config_.request_timeout);
+    RequestResult result = run_request(
+        target, request_, config_.request_timeout, config_.protocol);
     {
       std::lock_guard lock(mutex_);
       stats_.record(result);

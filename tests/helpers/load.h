@@ -19,6 +19,7 @@
 
 #include "deadline.h"
 #include "load_stats.h"
+#include "protocol.h"
 #include "sockspec.h"
 
 namespace huptime::test {
@@ -28,7 +29,8 @@ inline constexpr Clock::duration kMaxDuration = std::chrono::seconds(600);
 struct LoadConfig {
   std::vector<SockSpec> targets;  // client i uses targets[i % size]
   int clients = 8;
-  std::string path = "/";
+  std::string path = "/";  // redis: the command (see protocol.h)
+  Protocol protocol = Protocol::kHttp;
   std::optional<uint64_t> max_requests;        // total, over all clients
   Clock::duration duration = kMaxDuration;     // capped at kMaxDuration
   std::chrono::milliseconds delay_between{0};  // pause after each request

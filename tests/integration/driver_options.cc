@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <signal.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,10 @@ namespace {
              "[--versions] [--strict-monotonic] [--target-kind "
              "tcp|tcp6|unix|abstract[,...]] "
              "[--path /PATH] [--launcher-arg ARG]... [--expect-failure TEXT] "
+             "[--protocol http|redis] [--body-template FILE] "
+             "[--setup-request TEXT] [--side-request TEXT] "
+             "[--result-json FILE] [--title TEXT] [--skip-if-missing] "
+             "[--signal SIG] [--program-signal SIG] "
              "-- SERVER ARGS...\n");
   std::exit(2);
 }
@@ -31,6 +37,13 @@ int parse_int(std::string_view option, std::string_view text, int min) {
       value < min)
     usage_error(fmt::format("{}: bad number '{}'", option, text));
   return value;
+}
+
+int parse_signal(std::string_view option, std::string_view text) {
+  if (text == "HUP") return SIGHUP;
+  if (text == "USR1") return SIGUSR1;
+  if (text == "USR2") return SIGUSR2;
+  return parse_int(option, text, 1);
 }
 
 std::vector<TargetKind> parse_targets(std::string_view text) {
@@ -76,6 +89,23 @@ void apply_option(std::string_view arg, std::string_view value,
     opts->launcher_args.emplace_back(value);
   else if (arg == "--expect-failure")
     opts->expect_failure = std::string(value);
+  else if (arg == "--protocol") {
+    if (!parse_protocol(value, &opts->protocol))
+      usage_error(fmt::format("--protocol: unknown protocol '{}'", value));
+  } else if (arg == "--body-template")
+    opts->body_template = std::string(value);
+  else if (arg == "--setup-request")
+    opts->setup_request = std::string(value);
+  else if (arg == "--side-request")
+    opts->side_request = std::string(value);
+  else if (arg == "--result-json")
+    opts->result_json = std::string(value);
+  else if (arg == "--title")
+    opts->title = std::string(value);
+  else if (arg == "--signal")
+    opts->restart_signal = parse_signal(arg, value);
+  else if (arg == "--program-signal")
+    opts->program_signal = parse_signal(arg, value);
   else
     usage_error(fmt::format("unknown option '{}'", arg));
 }
@@ -94,6 +124,8 @@ DriverOptions parse_driver_options(int argc, char** argv) {
       opts.versions = true;
     else if (arg == "--strict-monotonic")
       opts.strict_monotonic = true;
+    else if (arg == "--skip-if-missing")
+      opts.skip_if_missing = true;
     else if (equals != std::string_view::npos)  // --option=value
       apply_option(arg.substr(0, equals), arg.substr(equals + 1), &opts);
     else if (i + 1 < argc)
@@ -118,7 +150,7 @@ std::string substitute(std::string_view text, const Placeholders& values) {
       {"{port}", &values.port}, {"{dir}", &values.dir},
       {"{body}", &values.body}, {"{pidfile}", &values.pidfile},
       {"{sock}", &values.sock}, {"{abstract}", &values.abstract},
-      {"{name}", &values.name}};
+      {"{name}", &values.name}, {"{text}", &values.text}};
   std::string out;
   while (!text.empty()) {
     bool replaced = false;

@@ -4,7 +4,11 @@
 //               [--name NAME] [--pidfile-from-arg] [--versions]
 //               [--strict-monotonic] [--expect-failure TEXT]
 //               [--target-kind tcp|tcp6|unix|abstract[,KIND...]]
-//               [--path /PATH] [--launcher-arg ARG]... -- SERVER ARGS...
+//               [--path /PATH] [--launcher-arg ARG]... [--protocol http|redis]
+//               [--body-template FILE] [--setup-request TEXT]
+//               [--side-request TEXT] [--result-json FILE] [--title TEXT]
+//               [--skip-if-missing] [--signal SIG] [--program-signal SIG]
+//               -- SERVER ARGS...
 //
 // Valued options may also be written --option=VALUE.
 //
@@ -17,6 +21,30 @@
 // reported and fails the test only with --strict-monotonic: while the old
 // copy has not yet seen the new one's readiness, both legitimately accept.
 //
+// --protocol redis speaks RESP instead of HTTP (tests/helpers/protocol.h):
+// --path is then the redis command each client sends, e.g. "CONFIG GET
+// masteruser". --setup-request TEXT is sent once, after the first success
+// (redis: "DEBUG POPULATE 100000"); --side-request TEXT just before each
+// restart signal (redis: "BGSAVE SCHEDULE", so that a bgsave child is alive
+// during the restart); both must succeed.
+//
+// --body-template FILE: the body file is FILE's text with the placeholders
+// below (and {text}, "version N of NAME" without newline) replaced, named
+// after FILE without a trailing ".in", in {dir}; {body} names it. A server's
+// configuration (nginx.conf) or code (a WSGI app) can so carry the version,
+// which then proves that the new copy really read the new file.
+//
+// --signal SIG is the restart signal the driver sends (HUP, USR1, USR2 or a
+// number; default HUP): pair it with --launcher-arg=--signal=SIG.
+// --program-signal SIG: before each restart, SIG goes to the leader for the
+// program's own reload (nginx: HUP); a body saying so is written first and
+// must be served by the same leader before the restart proper.
+//
+// --result-json FILE writes the result (name, title, mode, reloads,
+// requests, failed, latencies, pass/fail/skip) as one JSON object, for
+// tests/compat/table.py. --skip-if-missing exits 77 (meson: skipped) when
+// the server command's argv[0] is not an executable file or not in PATH.
+//
 // --expect-failure TEXT inverts the verdict for the driver's own tests: the
 // run passes only if the scenario fails with a message containing TEXT.
 //
@@ -28,11 +56,14 @@
 //   {sock}     {dir}/s.sock
 //   {abstract} a unique abstract socket name (without the leading NUL)
 //   {name}     --name
+//   {text}     "version N of NAME" (only in --body-template files)
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "protocol.h"
 
 namespace huptime::test {
 
@@ -53,13 +84,22 @@ struct DriverOptions {
   std::string path = "/";
   std::vector<std::string> launcher_args;
   std::vector<std::string> server_argv;
+  Protocol protocol = Protocol::kHttp;
+  std::string body_template;  // a file; empty: the plain body text
+  std::string setup_request;
+  std::string side_request;
+  std::string result_json;
+  std::string title;
+  bool skip_if_missing = false;
+  int restart_signal = 1;  // SIGHUP
+  int program_signal = 0;  // none
 };
 
 // Parses the command line; prints usage and exits 2 on error.
 DriverOptions parse_driver_options(int argc, char** argv);
 
 struct Placeholders {
-  std::string port, dir, body, pidfile, sock, abstract, name;
+  std::string port, dir, body, pidfile, sock, abstract, name, text;
 };
 
 // Replaces every {placeholder} in `text`; unknown ones are left as they are.

@@ -4,7 +4,12 @@
 // failure, 2 on a usage error (--expect-failure inverts pass and failure).
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string_view>
 
 #include "child_process.h"
 #include "driver_options.h"
@@ -36,10 +41,45 @@ int judge_expected_failure(const DriverOptions& opts,
   return 1;
 }
 
+// --skip-if-missing: is the server command there (as execvp would find
+// it)?
+bool command_found(const std::string& command) {
+  if (command.find('/') != std::string::npos)
+    return access(command.c_str(), X_OK) == 0;
+  const char* path = getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/bin:/bin";
+  while (!dirs.empty()) {
+    size_t colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    dirs = colon == std::string_view::npos ? "" : dirs.substr(colon + 1);
+    if (access(((dir.empty() ? "." : dir) + "/" + command).c_str(), X_OK) == 0)
+      return true;
+  }
+  return false;
+}
+
+void write_result_json(const DriverOptions& opts, const std::string& json) {
+  if (opts.result_json.empty()) return;
+  std::ofstream file(opts.result_json, std::ios::trunc);
+  file << json << "\n";
+  if (!file.flush())
+    fmt::print(stderr, "reload_test: cannot write {}\n", opts.result_json);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   DriverOptions opts = parse_driver_options(argc, argv);
+  if (opts.skip_if_missing && !command_found(opts.server_argv.front())) {
+    fmt::print("reload_test: {}: SKIP: {} not found\n", opts.name,
+               opts.server_argv.front());
+    write_result_json(
+        opts,
+        fmt::format(
+            "{{\"name\": \"{}\", \"mode\": \"{}\", \"result\": \"skip\"}}",
+            opts.name, opts.mode));
+    return 77;
+  }
   install_emergency_exit(kOverallTimeoutSeconds);
   if (!become_subreaper()) {
     fmt::print(stderr, "reload_test: prctl(PR_SET_CHILD_SUBREAPER) failed\n");
@@ -55,6 +95,7 @@ int main(int argc, char** argv) {
       failure = error.what();
     }
     result = scenario.result_line();
+    write_result_json(opts, scenario.result_json(failure));
   }
   fmt::print("{}\n", result);
   if (!opts.expect_failure.empty())

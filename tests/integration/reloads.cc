@@ -64,13 +64,18 @@ std::optional<pid_t> read_pid(const std::string& path, std::string* text) {
 }  // namespace
 
 void Scenario::reload(int number) {
+  program_reload(number);
   if (opts_.versions) write_body(number);
   size_t from = log_->size();
   pid_t old = leader_;
-  fmt::print(stderr, "reload_test: reload {}: SIGHUP to {}\n", number, old);
-  if (kill(old, SIGHUP) != 0)
-    throw TestFailure(fmt::format("reload {}: kill({}, SIGHUP): {}", number,
-                                  old, std::strerror(errno)));
+  send_extra_request(opts_.side_request,
+                     fmt::format("reload {}: the side request", number));
+  int sig = opts_.restart_signal;
+  fmt::print(stderr, "reload_test: reload {}: signal {} to {}\n", number, sig,
+             old);
+  if (kill(old, sig) != 0)
+    throw TestFailure(fmt::format("reload {}: kill({}, {}): {}", number, old,
+                                  sig, std::strerror(errno)));
   pid_t leader = opts_.mode == "fork"   ? reload_fork(number, from)
                  : opts_.mode == "exec" ? reload_exec(number, from)
                                         : reload_master(number, from);

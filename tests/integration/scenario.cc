@@ -15,7 +15,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "child_process.h"
 #include "client_request.h"
@@ -109,6 +108,7 @@ void Scenario::run_steps() {
   write_body(0);
   start_service();
   wait_first_success();
+  send_extra_request(opts_.setup_request, "the setup request");
   wait_initial_ready();
   take_baseline();
   start_load();
@@ -127,7 +127,7 @@ void Scenario::prepare_dir() {
                   sanitized(opts_.name));
   if (!mkdtemp(pattern.data())) throw TestFailure(errno_text("mkdtemp"));
   ph_.dir = pattern;
-  ph_.body = ph_.dir + "/index.html";
+  ph_.body = ph_.dir + "/" + body_file_name();
   ph_.pidfile = ph_.dir + "/server.pid";
   ph_.sock = ph_.dir + "/s.sock";
   ph_.abstract =
@@ -164,23 +164,6 @@ void Scenario::choose_port_and_targets() {
   }
 }
 
-std::string Scenario::body_text(int version) const {
-  return fmt::format("version {} of {}\n", version, opts_.name);
-}
-
-// Written to a temporary file and renamed, so that a server starting at
-// that moment reads either version whole.
-void Scenario::write_body(int version) const {
-  std::string temp = ph_.body + ".tmp";
-  {
-    std::ofstream file(temp, std::ios::trunc);
-    file << body_text(version);
-    if (!file.flush()) throw TestFailure("writing " + temp + " failed");
-  }
-  if (rename(temp.c_str(), ph_.body.c_str()) != 0)
-    throw TestFailure(errno_text("rename " + temp));
-}
-
 void Scenario::start_service() {
   std::vector<std::string> argv{opts_.huptime, "--" + opts_.mode};
   for (const std::string& arg : opts_.launcher_args)
@@ -207,13 +190,14 @@ void Scenario::start_service() {
 // to each target succeeds.
 void Scenario::wait_first_success() {
   Deadline deadline(kStartDeadline);
-  std::string request = make_request(opts_.path);
+  std::string request = make_protocol_request(opts_.protocol, opts_.path);
   for (const SockSpec& target : targets_) {
     for (;;) {
       size_t seen = log_->size();
       RequestResult result = run_request(
           client_view(target), request,
-          std::min<Clock::duration>(deadline.remaining(), seconds(2)));
+          std::min<Clock::duration>(deadline.remaining(), seconds(2)),
+          opts_.protocol);
       if (result.outcome == Outcome::kOk) break;
       if (!opts_.pidfile_from_arg && !pid_alive(leader_))
         throw TestFailure(
@@ -257,6 +241,7 @@ void Scenario::start_load() {
   config.targets = targets_;
   config.clients = opts_.clients;
   config.path = opts_.path;
+  config.protocol = opts_.protocol;
   config.expect_monotonic = opts_.versions;
   load_ = std::make_unique<LoadRun>(config);
   load_->start();
@@ -267,7 +252,13 @@ void Scenario::start_load() {
 // that went backwards.
 void Scenario::wait_successes(uint64_t ok_before, uint64_t more, int version,
                               const std::string& when) {
-  std::string body = version >= 0 ? body_text(version) : "";
+  wait_successes(ok_before, more, version >= 0 ? body_text(version) : "", when);
+}
+
+// The same with the body text itself (empty: any body).
+void Scenario::wait_successes(uint64_t ok_before, uint64_t more,
+                              const std::string& body,
+                              const std::string& when) {
   auto done = [&](const LoadStats& s) {
     return s.ok >= ok_before + more &&
            (body.empty() || s.body_index(body) >= 0);

@@ -7,9 +7,10 @@
 //      first "ready" line (needed only when reloading);
 //   4. baseline: the service's processes and open fds, while idle;
 //   5. closed-loop load, in-process, and enough successes to be under load;
-//   6. each reload: (new body version,) SIGHUP to the leader, the library's
-//      log lines for the new generation, the new leader (fork: the new copy,
-//      and the old leader's exit; exec: the same pid), then more successes;
+//   6. each reload: (new body version,) SIGHUP (or --signal) to the leader,
+//      the library's log lines for the new generation, the new leader
+//      (fork: the new copy, and the old leader's exit; exec: the same pid),
+//      then more successes;
 //   7. 200 more successes, stop the load; every request must have succeeded
 //      and, with --versions, every version appeared and none came back;
 //   8. processes and fds back to the baseline within 10 s;
@@ -50,14 +51,22 @@ class Scenario {
   void run();
   // The result line (without newline); valid after run(), even a failed one.
   std::string result_line() const;
+  // The result as one JSON object for --result-json; `failure` is empty
+  // when the run passed.
+  std::string result_json(const std::string& failure) const;
 
  private:
   // scenario.cc: set-up, start, baseline, load, checks, stop.
   void run_steps();
   void prepare_dir();
   void choose_port_and_targets();
-  void write_body(int version) const;
+  // scenario_body.cc: what the service answers, and extra requests.
+  std::string body_file_name() const;
+  void write_body(int version);
+  void write_body_text(const std::string& text);
   std::string body_text(int version) const;
+  void program_reload(int number);
+  void send_extra_request(const std::string& request, const std::string& what);
   void start_service();
   void wait_first_success();
   void wait_initial_ready();
@@ -65,6 +74,8 @@ class Scenario {
   void start_load();
   void wait_successes(uint64_t ok_before, uint64_t more, int version,
                       const std::string& when);
+  void wait_successes(uint64_t ok_before, uint64_t more,
+                      const std::string& body, const std::string& when);
   bool violated(const LoadStats& stats) const;
   void mark_stale(int version);
   void finish_load();
