@@ -7,9 +7,22 @@
 //                       (a tracked connection under the preload), closes
 //                       it, and the client closes its end (an untracked fd)
 //   hookloop close N    N times close() of an fd number that is not open
+//   hookloop threads T N
+//                       T threads at once, each with a listener of its own:
+//                       N closes of an untracked fd per thread, then N
+//                       accept+close loops per thread; prints the wall time
+//                       per operation over all threads ("close_ns
+//                       accept_ns"). A lock shared by all threads on these
+//                       paths would show as time per operation growing
+//                       with T under the preload but not without it.
 //   hookloop serve      a small server's start-up: socket, bind to
 //                       127.0.0.1:0, listen, an epoll registration and one
 //                       epoll_wait with no wait; then exit 0
+//   hookloop --idle-thread MODE...
+//                       starts one thread that only waits, first: glibc
+//                       takes its multi-threaded paths (cancellation
+//                       points) once a process has two threads, as it does
+//                       under the preload, whose restart thread is one
 //   hookloop --preload LIB MODE...
 //                       re-executes itself with LD_PRELOAD=LIB and the
 //                       variables the launcher sets (fork mode): valgrind
@@ -26,11 +39,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "config.h"
 
@@ -41,13 +57,13 @@ namespace {
   exit(1);
 }
 
-int accept_loop(long n) {
+int accept_loop(long n, int tag = 0) {
   int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   // An abstract name unique to this process: nothing in the file system.
   int len = snprintf(addr.sun_path + 1, sizeof addr.sun_path - 1,
-                     "huptime-hookloop-%d", getpid());
+                     "huptime-hookloop-%d-%d", getpid(), tag);
   auto alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
   auto* sa = reinterpret_cast<sockaddr*>(&addr);
   if (bind(listener, sa, alen) != 0 || listen(listener, 16) != 0)
@@ -64,9 +80,41 @@ int accept_loop(long n) {
   return 0;
 }
 
-int close_loop(long n) {
-  for (long i = 0; i < n; ++i) close(900);
+int close_loop(long n, int fd = 900) {
+  for (long i = 0; i < n; ++i) close(fd);
   return 0;
+}
+
+// Wall time per operation, all threads together, in ns.
+template <typename Fn>
+double on_threads(int count, long n, Fn fn) {
+  std::vector<std::thread> pool;
+  auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < count; ++t) pool.emplace_back(fn, n, t);
+  for (std::thread& thread : pool) thread.join();
+  std::chrono::duration<double, std::nano> took =
+      std::chrono::steady_clock::now() - start;
+  return took.count() / (static_cast<double>(n) * count);
+}
+
+int threads(int count, long n) {
+  if (count < 1 || count > 64 || n < 1) return 2;
+  double c =
+      on_threads(count, n, [](long k, int t) { close_loop(k, 900 + t); });
+  double a =
+      on_threads(count, n / 20 + 1, [](long k, int t) { accept_loop(k, t); });
+  printf("%.1f %.1f\n", c, a);
+  return 0;
+}
+
+void start_idle_thread() {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::thread([] {
+    for (;;) pause();
+  }).detach();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 int serve() {
@@ -114,12 +162,20 @@ int main(int argc, char** argv) {
     argv[2] = argv[0];
     return exec_preloaded(library, argv + 2);
   }
+  if (argc >= 3 && strcmp(argv[1], "--idle-thread") == 0) {
+    start_idle_thread();
+    ++argv;
+    --argc;
+  }
+  if (argc == 4 && strcmp(argv[1], "threads") == 0)
+    return threads(atoi(argv[2]), atol(argv[3]));
   if (argc == 3 && strcmp(argv[1], "accept") == 0)
     return accept_loop(atol(argv[2]));
   if (argc == 3 && strcmp(argv[1], "close") == 0)
     return close_loop(atol(argv[2]));
   if (argc == 2 && strcmp(argv[1], "serve") == 0) return serve();
   fprintf(stderr,
-          "usage: hookloop [--preload LIB] (accept N | close N | serve)\n");
+          "usage: hookloop [--preload LIB] [--idle-thread] (accept N | "
+          "close N | threads T N | serve)\n");
   return 2;
 }

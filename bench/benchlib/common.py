@@ -35,12 +35,11 @@ class Paths:
         self.tracer = os.path.join(b, "bench", "tracer")
         self.hookloop = os.path.join(b, "bench", "hookloop")
         self.startup = os.path.join(b, "bench", "startup")
-        self.hookcost = os.path.join(b, "bench", "hookcost")
 
     def missing(self):
         return [p for p in (self.huptime, self.library, self.srv_epoll,
                             self.loadclient, self.tracer, self.hookloop,
-                            self.startup, self.hookcost)
+                            self.startup)
                 if not os.access(p, os.X_OK if not p.endswith(".so")
                                  else os.R_OK)]
 

@@ -10,7 +10,6 @@ connections) and the project's load client (8 closed-loop clients, one
 request per connection: every request is an accept and a close).
 """
 
-import os
 import re
 import shutil
 
