@@ -164,6 +164,10 @@ class Row:
             requests, bodies = trace.read_trace(out)
             result = trace.judge(requests, bodies, self.done)
             result["startup_ms"] = startup_ms
+            result["alive"] = bool(common.session_members(self.service.sid))
+            if not result["alive"]:
+                result["last_lines"] = [t.rstrip() for _, t in
+                                        self.service.lines[-3:]]
             return result
         finally:
             if self.service:
@@ -193,8 +197,10 @@ def run_all(paths, restarts, interval, clients, only=None):
                 f"    requests={result['requests']} failed={result['failed']}"
                 f" in max={result['inside']['max']:.2f}ms"
                 f" out max={result['outside']['max']:.2f}ms"
-                f" gap={result['longest_gap_ms']:.2f}ms"
+                f" gap in/out={result['gap_in_windows_ms']:.2f}/"
+                f"{result['gap_outside_ms']:.2f}ms"
                 f" to_serving={result['to_serving_median_ms']:.1f}ms"
-                f" startup={result['startup_ms']:.1f}ms")
+                f" startup={result['startup_ms']:.1f}ms"
+                + ("" if result["alive"] else " (service gone)"))
         results.append(result)
     return results
