@@ -62,7 +62,8 @@ def machine():
     return (f"{os.cpu_count()} × {cpu}, {mem_kib // 1024 // 1024} GiB, "
             f"{distro}, Linux {platform.release()}; "
             f"{first_line(['nginx', '-v'])}, "
-            f"gunicorn {first_line(['gunicorn', '--version']).split()[-1]}, "
+            f"gunicorn "
+            f"{first_line(['gunicorn', '--version']).split()[-1].strip(')')}, "
             f"Python {platform.python_version()}, "
             f"{first_line(['wrk', '--version']).split(' [')[0]}")
 
@@ -85,7 +86,7 @@ def run_parts(args, paths, res):
         res["threads"] = hooks.threads(paths)
     if "startup" in parts:
         common.log("==> start-up")
-        res["startup"] = startup.run_all(paths, runs=40 if q else 200)
+        res["startup"] = startup.run_all(paths, runs=30 if q else 100)
     if "restart" in parts:
         common.log("==> restart under load")
         res["restart"] = restart.run_all(paths, **res["params"],

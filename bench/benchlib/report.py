@@ -67,7 +67,13 @@ def hooks_table(instr, threads):
 def startup_table(startup):
     if not startup:
         return ""
-    return table(
+    note = ""
+    if any(s["nofile"] != s.get("nofile_wanted", s["nofile"])
+           for s in startup):
+        note = ("RLIMIT_NOFILE 524,288 could not be set (raising the hard "
+                "limit needs CAP_SYS_RESOURCE): measured at the hard limit "
+                "instead.\n\n")
+    return note + table(
         ["program", "RLIMIT_NOFILE", "wall µs direct", "preload", "Δ µs",
          "RSS KiB direct", "preload", "Δ KiB", "via launcher µs / KiB"],
         [[s["program"], s["nofile"], s["wall_direct_us"],
@@ -122,6 +128,11 @@ def judge_targets(res):
                               for r in mine), failed == 0))
     for r in mine:
         name = f"{r['server']}/{r['method']}"
+        if r["restarts_seen"] < r["restarts"]:
+            out.append((f"{name}: every restart completes",
+                        f"{r['restarts_seen']} of {r['restarts']} new "
+                        f"generations seen serving", False))
+            continue
         if r["method"] in ("fork", "master"):
             ratio = r["inside"]["max"] / r["outside"]["max"]
             out.append((f"{name}: worst inside windows ≤ 2× worst outside",
@@ -181,8 +192,11 @@ def targets_table(targets):
 def markdown(res, plot_name):
     parts = [f"Run of {res['date']} on {res['machine']}.", "",
              f"Noise: load average {res['load_before']} before the run and "
-             f"{res['load_after']} after it (other work shares the machine); "
-             f"A/B runs alternate and medians are shown.", ""]
+             f"{res['load_after']} after it (other work shares the machine; "
+             f"at a load far above the 2 cores, wall times and latencies "
+             f"are mostly the scheduler's, and the instruction counts are "
+             f"the reliable numbers). A/B runs alternate and medians are "
+             f"shown.", ""]
     sections = [
         ("Targets", targets_table(judge_targets(res))),
         ("Restart under load", restart_section(res, plot_name)),

@@ -152,7 +152,7 @@ class Row:
                 [self.paths.tracer, "--target", f"tcp:127.0.0.1:{self.port}",
                  "--clients", str(clients), "--duration", str(budget),
                  "--out", out, "--path", self.server.path,
-                 "--timeout-ms", "5000"])
+                 "--timeout-ms", "10000"])
             time.sleep(0.5)
             for n in range(1, self.restarts + 1):
                 t0 = time.monotonic()

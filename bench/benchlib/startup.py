@@ -42,9 +42,11 @@ def run_all(paths, runs):
             raise RuntimeError(f"startup {label}: {out[-500:]} {err[-500:]}")
         for note in re.findall(r"note: .*", out):
             common.log(f"  {label}: {note}")
-        for nofile, variants in sorted(parse(out).items()):
+        wanted = [int(n) for n in NOFILE.split(",")]
+        for i, (nofile, variants) in enumerate(sorted(parse(out).items())):
             d, p = variants["direct"], variants["preload"]
             row = {"program": label, "nofile": nofile,
+                   "nofile_wanted": wanted[min(i, len(wanted) - 1)],
                    "wall_direct_us": d[0], "wall_preload_us": p[0],
                    "wall_launcher_us": variants["launcher"][0],
                    "rss_direct_kib": d[2], "rss_preload_kib": p[2],
