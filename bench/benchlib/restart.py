@@ -115,8 +115,14 @@ class Row:
         reexec = self.service.wait_line(
             lambda t: f"huptime[{self.leader}]: re-executing" in t, mark, 30)
         if reexec:
-            found = self.service.wait_line(lambda t: READY.search(t),
-                                           reexec[0] + 1, 30)
+            # Bounded by the service's life: a re-executed image that dies
+            # (nginx) never says it is ready.
+            found = None
+            end = time.monotonic() + 30
+            while not found and time.monotonic() < end and \
+                    common.session_members(self.service.sid):
+                found = self.service.wait_line(lambda t: READY.search(t),
+                                               reexec[0] + 1, 0.5)
             if found:
                 r.logged_ns = found[1]
 
@@ -155,6 +161,8 @@ class Row:
                  "--timeout-ms", "10000"])
             time.sleep(0.5)
             for n in range(1, self.restarts + 1):
+                if not common.session_members(self.service.sid):
+                    break  # the service died: nothing left to restart
                 t0 = time.monotonic()
                 self.restart(n)
                 time.sleep(max(0.0, self.interval - (time.monotonic() - t0)))
