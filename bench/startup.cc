@@ -1,7 +1,7 @@
 // startup: what the preload costs a program that starts and exits at once.
 //
 //   startup --library LIB --launcher HUPTIME [--program /bin/true]
-//           [--runs N] [--nofile N,N...]
+//           [--arg ARG]... [--runs N] [--nofile N,N...]
 //
 // For each RLIMIT_NOFILE (default 1024 and 524288) it starts PROGRAM N times
 // (default 200) in each of four ways, alternating between them so that
@@ -45,6 +45,7 @@ struct Options {
   std::string library;
   std::string launcher;
   std::string program = "/bin/true";
+  std::vector<std::string> args;  // --arg, repeatable
   int runs = 200;
   std::vector<rlim_t> nofile = {1024, 524288};
 };
@@ -62,7 +63,7 @@ struct Variant {
 [[noreturn]] void usage(const std::string& message) {
   std::fprintf(stderr,
                "startup: %s\nusage: startup --library LIB --launcher HUPTIME "
-               "[--program PATH] [--runs N] [--nofile N,N...]\n",
+               "[--program PATH] [--arg ARG]... [--runs N] [--nofile N,N...]\n",
                message.c_str());
   std::exit(2);
 }
@@ -101,6 +102,8 @@ Options parse_options(int argc, char** argv) {
       options.launcher = value;
     else if (arg == "--program")
       options.program = value;
+    else if (arg == "--arg")
+      options.args.push_back(value);
     else if (arg == "--runs")
       options.runs = std::atoi(value.c_str());
     else if (arg == "--nofile")
@@ -134,6 +137,8 @@ std::vector<std::string> clean_environment() {
 std::vector<std::string> preload_environment(const Options& options) {
   huptime::LaunchConfig config;
   config.argv = {options.program};
+  config.argv.insert(config.argv.end(), options.args.begin(),
+                     options.args.end());
   char cwd[4096];
   if (getcwd(cwd, sizeof cwd) != nullptr) config.cwd = cwd;
   sigset_t mask;
@@ -281,17 +286,21 @@ int main(int argc, char** argv) {
   for (rlim_t nofile : options.nofile) {
     std::vector<Variant> variants(4);
     variants[0].name = "direct";
-    variants[0].argv = {options.program};
+    std::vector<std::string> command = {options.program};
+    command.insert(command.end(), options.args.begin(), options.args.end());
+    variants[0].argv = command;
     variants[0].env = clean_environment();
     variants[1].name = "preload";
-    variants[1].argv = {options.program};
+    variants[1].argv = command;
     variants[1].env = preload_environment(options);
     variants[2].name = "bare";
-    variants[2].argv = {options.program};
+    variants[2].argv = command;
     variants[2].env = clean_environment();
     variants[2].env.push_back("LD_PRELOAD=" + options.library);
     variants[3].name = "launcher";
-    variants[3].argv = {options.launcher, options.program};
+    variants[3].argv = {options.launcher};
+    variants[3].argv.insert(variants[3].argv.end(), command.begin(),
+                            command.end());
     variants[3].env = clean_environment();
     if (measure_at(nofile, options.runs, &variants))
       for (const Variant& v : variants) failures += v.failures;

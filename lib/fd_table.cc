@@ -5,6 +5,11 @@
 namespace huptime {
 
 std::atomic<uint32_t>* FdTable::chunk_for_write(int fd) {
+  auto* chunk = chunk_of(fd);
+  return chunk ? chunk : map_chunk(fd);
+}
+
+std::atomic<uint32_t>* FdTable::map_chunk(int fd) {
   if (fd < 0 || (fd >> kChunkBits) >= kMaxChunks) return nullptr;
   auto& slot = chunks_[fd >> kChunkBits];
   auto* chunk = slot.load(std::memory_order_acquire);
@@ -18,13 +23,6 @@ std::atomic<uint32_t>* FdTable::chunk_for_write(int fd) {
     return fresh;
   munmap(mem, sizeof(std::atomic<uint32_t>) * kChunkSize);
   return chunk;
-}
-
-uint32_t FdTable::exchange(int fd, uint32_t value) {
-  auto* chunk = value ? chunk_for_write(fd) : chunk_of(fd);
-  if (!chunk) return 0;
-  return chunk[fd & (kChunkSize - 1)].exchange(value,
-                                               std::memory_order_acq_rel);
 }
 
 bool FdTable::compare_exchange(int fd, uint32_t expected, uint32_t value) {

@@ -52,8 +52,15 @@ class FdTable {
   }
 
   // Sets the word and returns the previous one. Maps the chunk when needed
-  // (value != 0); fails silently for fds beyond the table.
-  uint32_t exchange(int fd, uint32_t value);
+  // (value != 0); fails silently for fds beyond the table. Inline: a
+  // tracked accept and close each do one.
+  uint32_t exchange(int fd, uint32_t value) {
+    auto* chunk = chunk_of(fd);
+    if (!chunk && value) chunk = map_chunk(fd);
+    if (!chunk) return 0;
+    return chunk[fd & (kChunkSize - 1)].exchange(value,
+                                                 std::memory_order_acq_rel);
+  }
 
   // Only if the word still holds `expected`.
   bool compare_exchange(int fd, uint32_t expected, uint32_t value);
@@ -75,11 +82,14 @@ class FdTable {
   }
 
  private:
+  // One unsigned comparison covers both fd < 0 and fds beyond the table.
   std::atomic<uint32_t>* chunk_of(int fd) const {
-    if (fd < 0 || (fd >> kChunkBits) >= kMaxChunks) return nullptr;
-    return chunks_[fd >> kChunkBits].load(std::memory_order_acquire);
+    unsigned index = static_cast<unsigned>(fd) >> kChunkBits;
+    if (index >= kMaxChunks) return nullptr;
+    return chunks_[index].load(std::memory_order_acquire);
   }
   std::atomic<uint32_t>* chunk_for_write(int fd);
+  std::atomic<uint32_t>* map_chunk(int fd);  // the cold part of the above
 
   std::atomic<std::atomic<uint32_t>*> chunks_[kMaxChunks] = {};
 };

@@ -43,14 +43,17 @@ namespace {
 inline bool managed() { return g_rt.active; }
 
 // HUPTIME_LOG=trace shows every hook call: how a test proves each hook is
-// reached in a real program.
-#define HUPTIME_TRACE(name)                 \
-  do {                                      \
-    if (log_enabled(LogLevel::kTrace)) {    \
-      int saved_errno_ = errno;             \
-      HUPTIME_LOG(kTrace, "hook {}", name); \
-      errno = saved_errno_;                 \
-    }                                       \
+// reached in a real program. Out of line and cold, so that the hooks' fast
+// paths need no stack frame for it.
+[[gnu::cold, gnu::noinline]] void trace_hook(const char* name) {
+  int saved_errno = errno;
+  HUPTIME_LOG(kTrace, "hook {}", name);
+  errno = saved_errno;
+}
+
+#define HUPTIME_TRACE(name)                              \
+  do {                                                   \
+    if (log_enabled(LogLevel::kTrace)) trace_hook(name); \
   } while (0)
 
 long arg_of(va_list ap) { return va_arg(ap, long); }

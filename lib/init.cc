@@ -214,7 +214,7 @@ __attribute__((constructor)) void on_load() { ensure_init(); }
 
 }  // namespace
 
-bool ensure_init() {
+bool ensure_init_slow() {
   if (__builtin_expect(g_rt.ready.load(std::memory_order_acquire), 1))
     return true;
   if (t_in_init) return false;

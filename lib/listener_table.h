@@ -90,8 +90,23 @@ class ListenerTable {
   void reinit_after_fork() { mutex_ = PTHREAD_MUTEX_INITIALIZER; }
 
  private:
+  // The records start all-zero, so that the table lies in .bss and costs
+  // no memory until used (with Listener's -1 defaults it would be ~75 KB
+  // of .data mapped from the file into every process). A record is read
+  // only while in_use, and allocate_unlocked() gives it Listener{}'s
+  // values first.
+  union Records {
+    constexpr Records() : zero{} {}
+    Listener& operator[](uint32_t i) { return slots[i]; }
+    const Listener& operator[](uint32_t i) const { return slots[i]; }
+    Listener* begin() { return slots; }
+    Listener* end() { return slots + kMaxListeners; }
+    unsigned char zero[sizeof(Listener) * kMaxListeners];
+    Listener slots[kMaxListeners];
+  };
+
   pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
-  Listener records_[kMaxListeners];
+  Records records_;
   std::atomic<bool> nonblock_[kMaxListeners] = {};
 };
 

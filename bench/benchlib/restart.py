@@ -1,0 +1,214 @@
+"""Restart under load: one row per (server, method). Each row starts the
+server, times its start-up (spawn to first answer), puts it under load from
+the tracer (closed loop, one request per connection), restarts it a few
+times at a fixed interval, stops the load and judges the trace
+(trace.py).
+
+Methods:
+  fork, exec    huptime --fork / --exec, restarted with SIGHUP
+  master        huptime --master (when the launcher has it): see
+                HUPTIME_MASTER below; one more entry in ROWS
+  stop+start    SIGTERM, wait for the exit, start again
+  nginx-reload  nginx -s reload after rewriting its configuration
+  gunicorn-hup  SIGHUP to gunicorn's master (new workers, old ones drain)
+"""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+from . import common, trace
+from .servers import SERVERS
+
+# (server, method). The --master rows are added by rows() when the
+# launcher supports the mode.
+ROWS = [
+    ("cpp-epoll", "fork"), ("cpp-epoll", "exec"),
+    ("python-http", "fork"), ("python-http", "exec"),
+    ("nginx", "fork"), ("nginx", "exec"),
+    ("cpp-epoll", "stop+start"), ("python-http", "stop+start"),
+    ("nginx", "nginx-reload"), ("gunicorn", "gunicorn-hup"),
+]
+# HOOK for --master (huptime --master CMD, being added): when
+# `huptime --help` lists it, these rows run too. Its restart is SIGHUP to
+# the pid the launcher started (the master stays); the switch is seen by
+# the new version's body, or by the log line MASTER_SWITCHED when the
+# server has no versions.
+MASTER_ROWS = [("cpp-epoll", "master"), ("python-http", "master"),
+               ("nginx", "master")]
+MASTER_SWITCHED = r"huptime\[\d+\]: ready \(generation"
+
+READY = re.compile(r"huptime\[(\d+)\]: ready \(generation (\d+)")
+
+
+def huptime_modes(paths):
+    """The restart modes `huptime --help` lists."""
+    _, out, err = common.run_quiet([paths.huptime, "--help"], 10)
+    return {m for m in ("fork", "exec", "master") if f"--{m}" in out + err}
+
+
+def rows(paths):
+    out = list(ROWS)
+    if "master" in huptime_modes(paths):
+        out += MASTER_ROWS
+    return out
+
+
+class Row:
+    def __init__(self, paths, server_name, method, restarts, interval):
+        self.paths = paths
+        self.method = method
+        self.restarts = restarts
+        self.interval = interval
+        self.dir = common.make_tempdir(f"{server_name}-{method}")
+        self.port = common.free_port()
+        self.server = SERVERS[server_name](paths, self.dir, self.port)
+        self.service = None
+        self.leader = None
+        self.done = []  # trace.Restart
+
+    # --- starting -------------------------------------------------------
+    def command(self):
+        argv = self.server.argv()
+        if self.method in ("fork", "exec", "master"):
+            return [self.paths.huptime, f"--{self.method}", "--"] + argv
+        return argv
+
+    def start(self):
+        env = dict(os.environ, HUPTIME_LOG="info")
+        self.service = common.Service(self.command(), env=env, cwd=self.dir,
+                                      name=self.server.name)
+        self.leader = self.service.proc.pid
+        startup_ms = self.service.wait_serving(self.port, self.server.path)
+        if startup_ms is None:
+            raise RuntimeError(f"{self.server.name} ({self.method}) did not "
+                               f"serve within 20 s: "
+                               f"{self.service.lines[-5:]}")
+        if self.method in ("fork", "exec", "master"):
+            self.service.wait_line(lambda t: READY.search(t), 0, 10)
+        return startup_ms
+
+    # --- one restart ----------------------------------------------------
+    def restart(self, n):
+        self.server.set_version(n)
+        key = self.server.body_key(n)
+        mark = self.service.line_count()
+        signal_ns = time.monotonic_ns()
+        r = trace.Restart(signal_ns, body_key=key)
+        getattr(self, "restart_" + self.method.replace("+", "_")
+                .replace("-", "_"))(r, mark)
+        self.done.append(r)
+
+    def restart_fork(self, r, mark):
+        os.kill(self.leader, signal.SIGHUP)
+        pattern = re.compile(
+            rf"huptime\[{self.leader}\]: new copy pid (\d+) is ready")
+        found = self.service.wait_line(lambda t: pattern.search(t), mark, 30)
+        if found:
+            r.logged_ns = found[1]
+            self.leader = int(pattern.search(found[2]).group(1))
+
+    def restart_exec(self, r, mark):
+        os.kill(self.leader, signal.SIGHUP)
+        reexec = self.service.wait_line(
+            lambda t: f"huptime[{self.leader}]: re-executing" in t, mark, 30)
+        if reexec:
+            # Bounded by the service's life: a re-executed image that dies
+            # (nginx) never says it is ready.
+            found = None
+            end = time.monotonic() + 30
+            while not found and time.monotonic() < end and \
+                    common.session_members(self.service.sid):
+                found = self.service.wait_line(lambda t: READY.search(t),
+                                               reexec[0] + 1, 0.5)
+            if found:
+                r.logged_ns = found[1]
+
+    def restart_master(self, r, mark):
+        os.kill(self.leader, signal.SIGHUP)
+        found = self.service.wait_line(
+            lambda t: re.search(MASTER_SWITCHED, t), mark, 30)
+        if found:
+            r.logged_ns = found[1]
+
+    def restart_stop_start(self, r, mark):
+        self.service.stop(signal.SIGTERM)
+        r.old_gone_ns = time.monotonic_ns()
+        self.service = common.Service(self.command(), cwd=self.dir,
+                                      name=self.server.name)
+        self.leader = self.service.proc.pid
+        self.service.wait_serving(self.port, self.server.path)
+
+    def restart_nginx_reload(self, r, mark):
+        common.run_quiet(self.server.reload_argv(), 30)
+
+    def restart_gunicorn_hup(self, r, mark):
+        os.kill(self.leader, signal.SIGHUP)
+
+    # --- the whole row --------------------------------------------------
+    def run(self, clients):
+        self.server.set_version(0)
+        try:
+            startup_ms = self.start()
+            out = os.path.join(self.dir, "trace.txt")
+            budget = 2 + self.restarts * (self.interval + 2)
+            tracer = subprocess.Popen(
+                [self.paths.tracer, "--target", f"tcp:127.0.0.1:{self.port}",
+                 "--clients", str(clients), "--duration", str(budget),
+                 "--out", out, "--path", self.server.path,
+                 "--timeout-ms", "10000"])
+            time.sleep(0.5)
+            for n in range(1, self.restarts + 1):
+                if not common.session_members(self.service.sid):
+                    break  # the service died: nothing left to restart
+                t0 = time.monotonic()
+                self.restart(n)
+                time.sleep(max(0.0, self.interval - (time.monotonic() - t0)))
+            time.sleep(0.3)
+            tracer.send_signal(signal.SIGTERM)
+            tracer.wait(timeout=30)
+            requests, bodies = trace.read_trace(out)
+            result = trace.judge(requests, bodies, self.done)
+            result["startup_ms"] = startup_ms
+            result["alive"] = bool(common.session_members(self.service.sid))
+            if not result["alive"]:
+                result["last_lines"] = [t.rstrip() for _, t in
+                                        self.service.lines[-3:]]
+            return result
+        finally:
+            if self.service:
+                self.service.stop()
+            common.remove_tempdir(self.dir)
+
+
+def run_all(paths, restarts, interval, clients, only=None):
+    results = []
+    for server_name, method in rows(paths):
+        if only and f"{server_name}/{method}" not in only and \
+                server_name not in only and method not in only:
+            continue
+        row = Row(paths, server_name, method, restarts, interval)
+        if not row.server.available():
+            common.log(f"  {server_name} {method}: skipped (not installed)")
+            continue
+        common.log(f"  {server_name} {method}: {restarts} restarts ...")
+        try:
+            result = row.run(clients)
+        except Exception as error:  # a row that fails is reported, not fatal
+            common.log(f"  {server_name} {method}: FAILED: {error}")
+            result = {"error": str(error)}
+        result.update(server=server_name, method=method)
+        if "error" not in result:
+            common.log(
+                f"    requests={result['requests']} failed={result['failed']}"
+                f" in max={result['inside']['max']:.2f}ms"
+                f" out max={result['outside']['max']:.2f}ms"
+                f" gap in/out={result['gap_in_windows_ms']:.2f}/"
+                f"{result['gap_outside_ms']:.2f}ms"
+                f" to_serving={result['to_serving_median_ms']:.1f}ms"
+                f" startup={result['startup_ms']:.1f}ms"
+                + ("" if result["alive"] else " (service gone)"))
+        results.append(result)
+    return results

@@ -1,0 +1,117 @@
+"""Reading the tracer's output and judging a restart run from it.
+
+A restart *window* runs from the restart signal (or command) to the moment
+the new generation serves: the first answer with the new version's body
+when the server has versions, else the moment the library logged the
+switch (fork: the old copy stopped accepting; exec: the new image is
+ready), or for stop+start the first answer to a request sent after the old
+process was gone. A request is *inside* when its lifetime overlaps a
+window. The *longest no-answer interval* is the longest time between two
+consecutive answers (completions of successful requests); it is reported
+for intervals that overlap a window and for the others (on a shared
+machine, the latter is the scheduler's noise floor).
+"""
+
+from .common import median, percentile
+
+
+class Request:
+    __slots__ = ("start", "end", "outcome", "body")
+
+    def __init__(self, start, end, outcome, body):
+        self.start, self.end, self.outcome, self.body = start, end, outcome, body
+
+
+def read_trace(path):
+    """(requests sorted by end, {body index: first line})."""
+    requests, bodies = [], {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("# body "):
+                _, _, index, text = line.rstrip("\n").split(" ", 3)
+                bodies[int(index)] = text
+                continue
+            start, end, outcome, body = line.split()
+            requests.append(Request(int(start), int(end), outcome, int(body)))
+    requests.sort(key=lambda r: r.end)
+    return requests, bodies
+
+
+class Restart:
+    """One restart as the driver did it: when it was signalled and how to
+    tell that the new generation serves."""
+
+    def __init__(self, signal_ns, body_key=None, logged_ns=None,
+                 old_gone_ns=None):
+        self.signal_ns = signal_ns
+        self.body_key = body_key        # first answer with this body
+        self.logged_ns = logged_ns      # the library's log line
+        self.old_gone_ns = old_gone_ns  # stop+start: the old process exited
+        self.serving_ns = None
+
+
+def find_serving(restart, requests, bodies):
+    """Sets restart.serving_ns from the trace (or the log)."""
+    if restart.body_key is not None:
+        wanted = {i for i, text in bodies.items() if text == restart.body_key}
+        for r in requests:
+            if r.outcome == "ok" and r.body in wanted and \
+                    r.end >= restart.signal_ns:
+                restart.serving_ns = r.end
+                return
+    if restart.old_gone_ns is not None:
+        for r in requests:
+            if r.outcome == "ok" and r.start >= restart.old_gone_ns:
+                restart.serving_ns = r.end
+                return
+    if restart.logged_ns is not None:
+        restart.serving_ns = restart.logged_ns
+
+
+def latency_summary(latencies_ms):
+    s = sorted(latencies_ms)
+    return {"n": len(s), "p50": percentile(s, 50), "p99": percentile(s, 99),
+            "max": s[-1] if s else float("nan")}
+
+
+def judge(requests, bodies, restarts):
+    """The numbers of one restart run (times in ms)."""
+    for restart in restarts:
+        find_serving(restart, requests, bodies)
+    windows = [(r.signal_ns, r.serving_ns) for r in restarts
+               if r.serving_ns is not None]
+    inside, outside = [], []
+    for r in requests:
+        if r.outcome != "ok":
+            continue
+        ms = (r.end - r.start) / 1e6
+        overlaps = any(r.start <= hi and r.end >= lo for lo, hi in windows)
+        (inside if overlaps else outside).append(ms)
+    answers = [r.end for r in requests if r.outcome == "ok"]
+    gap_in, gap_out = 0.0, 0.0
+    for a, b in zip(answers, answers[1:]):
+        gap = (b - a) / 1e6
+        if any(a <= hi and b >= lo for lo, hi in windows):
+            gap_in = max(gap_in, gap)
+        else:
+            gap_out = max(gap_out, gap)
+    to_serving = [(r.serving_ns - r.signal_ns) / 1e6 for r in restarts
+                  if r.serving_ns is not None]
+    failures = {}
+    for r in requests:
+        if r.outcome != "ok":
+            failures[r.outcome] = failures.get(r.outcome, 0) + 1
+    return {
+        "requests": len(requests),
+        "failed": sum(failures.values()),
+        "failures": failures,
+        "inside": latency_summary(inside),
+        "outside": latency_summary(outside),
+        "longest_gap_ms": max(gap_in, gap_out),
+        "gap_in_windows_ms": gap_in,
+        "gap_outside_ms": gap_out,
+        "restarts": len(restarts),
+        "restarts_seen": len(to_serving),
+        "to_serving_median_ms": median(to_serving),
+        "to_serving_max_ms": max(to_serving) if to_serving else float("nan"),
+    }
