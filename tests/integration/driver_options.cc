@@ -18,7 +18,7 @@ namespace {
              "[--versions] [--strict-monotonic] [--target-kind "
              "tcp|tcp6|unix|abstract[,...]] "
              "[--path /PATH] [--launcher-arg ARG]... [--expect-failure TEXT] "
-             "-- SERVER ARGS...\n");
+             "[--check-resources RSS_KB] -- SERVER ARGS...\n");
   std::exit(2);
 }
 
@@ -73,6 +73,8 @@ void apply_option(std::string_view arg, std::string_view value,
     opts->launcher_args.emplace_back(value);
   else if (arg == "--expect-failure")
     opts->expect_failure = std::string(value);
+  else if (arg == "--check-resources")
+    opts->rss_tolerance_kb = parse_int(arg, value, 0);
   else
     usage_error(fmt::format("unknown option '{}'", arg));
 }

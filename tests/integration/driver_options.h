@@ -4,7 +4,8 @@
 //               [--name NAME] [--pidfile-from-arg] [--versions]
 //               [--strict-monotonic] [--expect-failure TEXT]
 //               [--target-kind tcp|tcp6|unix|abstract[,KIND...]]
-//               [--path /PATH] [--launcher-arg ARG]... -- SERVER ARGS...
+//               [--path /PATH] [--launcher-arg ARG]...
+//               [--check-resources RSS_KB] -- SERVER ARGS...
 //
 // Valued options may also be written --option=VALUE.
 //
@@ -19,6 +20,10 @@
 //
 // --expect-failure TEXT inverts the verdict for the driver's own tests: the
 // run passes only if the scenario fails with a message containing TEXT.
+//
+// --check-resources RSS_KB (soak tests) also requires the service's threads
+// back to the baseline count and its total RSS within RSS_KB of the
+// baseline's; both are always reported in the result line.
 //
 // Placeholders in SERVER ARGS and --launcher-arg values:
 //   {port}     a TCP port the kernel chose (bound on loopback, then closed)
@@ -51,6 +56,7 @@ struct DriverOptions {
   std::vector<TargetKind> targets{TargetKind::kTcp};
   std::string path = "/";
   std::vector<std::string> launcher_args;
+  int rss_tolerance_kb = -1;  // --check-resources; -1: not checked
   std::vector<std::string> server_argv;
 };
 
