@@ -81,7 +81,7 @@ std::string quoted(std::string_view value) {
 // Error messages are one line (options.h), but they quote what the user
 // typed, which may hold a newline or a terminal escape: control bytes are
 // shown as \xNN (found by tests/fuzz/fuzz_options).
-std::string one_line(std::string message) {
+std::string one_line(const std::string& message) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (char c : message) {
@@ -110,8 +110,8 @@ struct Parser {
   std::string_view first_control_option;
   ParseResult result;
 
-  bool fail(std::string message) {
-    result.error = one_line(std::move(message));
+  bool fail(const std::string& message) {
+    result.error = one_line(message);
     return false;
   }
 
