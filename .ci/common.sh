@@ -13,9 +13,14 @@ HUPTIME_SETUP_ARGS=(-Dwerror=true --buildtype=debugoptimized)
 # (header-only use), catch2 (unit tests); integration tests: python3 (its
 # http.server is a server under test; the demo driver), nodejs (a node http
 # server under test), curl procps file binutils (the tests' and the symbol
-# check's tools: curl, ps/pgrep, file, nm/readelf).
+# check's tools: curl, ps/pgrep, file, nm/readelf). Reliability suites
+# (issue 6): clang-14 and libclang-rt-14-dev (libFuzzer and its sanitizer
+# runtimes for tests/fuzz), clang-tidy-14 and cppcheck (tests/analysis),
+# strace (nothing created in shared directories), util-linux (setpriv and
+# prlimit: another user, RLIMIT_NOFILE).
 HUPTIME_PACKAGES=(g++ meson ninja-build pkg-config libfmt-dev catch2 python3
-                  curl procps file binutils)
+                  curl procps file binutils clang-14 libclang-rt-14-dev
+                  clang-tidy-14 cppcheck strace util-linux)
 
 # The packages of HUPTIME_PACKAGES not installed, plus nodejs when there is
 # no `node` at all (a newer node from elsewhere is fine).

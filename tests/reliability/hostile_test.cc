@@ -27,7 +27,6 @@
 #include "service_fixture.h"
 
 using namespace huptime::test;
-using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
@@ -117,10 +116,11 @@ pid_t start_preloaded(const std::vector<std::string>& argv,
 
 // GET / until it answers or 20 s pass.
 bool answers(int port) {
-  Deadline deadline(20s);
+  Deadline deadline(std::chrono::seconds(20));
   while (!deadline.expired()) {
     if (Service::get(port, "/") == "hello\n") return true;
-    std::this_thread::sleep_for(20ms);  // the server is still starting
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(20));  // the server is still starting
   }
   return false;
 }
@@ -202,7 +202,7 @@ TEST_CASE("a tampered HUPTIME_FDS never adopts a descriptor",
       bool pipe_silent =
           pipe_write < 0 || (read(decoy, &byte, 1) < 0 && errno == EAGAIN);
       kill(-pid, SIGTERM);
-      bool exited = wait_pid_exit(pid, Deadline(10s));
+      bool exited = wait_pid_exit(pid, Deadline(std::chrono::seconds(10)));
       int status = 0;
       waitpid(pid, &status, WNOHANG);
       std::string log;
