@@ -262,7 +262,10 @@ TEST_CASE("a service that drops root after binding port 80 keeps it",
     return;
   }
   // Runs last in this process: the namespace stays for the process.
-  REQUIRE(private_loopback());
+  if (!private_loopback()) {
+    WARN("no network namespace of our own (needs CAP_SYS_ADMIN); skipped");
+    return;
+  }
   become_subreaper();
   for (const char* mode : {"fork", "exec"}) {
     DYNAMIC_SECTION(mode) {
