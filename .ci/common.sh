@@ -19,10 +19,15 @@ HUPTIME_SETUP_ARGS=(-Dwerror=true --buildtype=debugoptimized)
 # compat suite's real servers (tests/compat: each is restarted under load,
 # and its tests skip when it is missing): nginx-light (nginx, master +
 # workers), redis-server (forks for BGSAVE), gunicorn (pre-fork WSGI server;
-# pulls in python3-gunicorn).
+# pulls in python3-gunicorn); the reliability suites (issue 6): clang-14 and
+# libclang-rt-14-dev (libFuzzer and its sanitizer runtimes for tests/fuzz),
+# clang-tidy-14 and cppcheck (tests/analysis), strace (nothing created in
+# shared directories), util-linux (setpriv and prlimit: another user,
+# RLIMIT_NOFILE).
 HUPTIME_PACKAGES=(g++ meson ninja-build pkg-config libfmt-dev catch2 python3
                   curl procps file binutils supervisor runit systemd
-                  nginx-light redis-server gunicorn)
+                  nginx-light redis-server gunicorn clang-14
+                  libclang-rt-14-dev clang-tidy-14 cppcheck strace util-linux)
 
 # The packages of HUPTIME_PACKAGES not installed, plus nodejs when there is
 # no `node` at all (a newer node from elsewhere is fine).

@@ -86,6 +86,25 @@ std::string quoted(std::string_view value) {
   return "'" + std::string(value) + "'";
 }
 
+// Error messages are one line (options.h), but they quote what the user
+// typed, which may hold a newline or a terminal escape: control bytes are
+// shown as \xNN (found by tests/fuzz/fuzz_options).
+std::string one_line(const std::string& message) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : message) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    }
+  }
+  return out;
+}
+
 // State carried across the arguments while parsing.
 struct Parser {
   std::span<const char* const> args;
@@ -99,8 +118,8 @@ struct Parser {
   std::string_view first_control_option;
   ParseResult result;
 
-  bool fail(std::string message) {
-    result.error = std::move(message);
+  bool fail(const std::string& message) {
+    result.error = one_line(message);
     return false;
   }
 
@@ -427,8 +446,8 @@ std::optional<LogLevel> effective_log_level(
   if (!env_value) return LogLevel::kInfo;
   std::optional<LogLevel> level = parse_log_level(env_value);
   if (!level && error)
-    *error = std::string("invalid ") + kEnvLog + "='" + env_value +
-             "' in the environment (expected " + kLevelChoices + ")";
+    *error = one_line(std::string("invalid ") + kEnvLog + "='" + env_value +
+                      "' in the environment (expected " + kLevelChoices + ")");
   return level;
 }
 

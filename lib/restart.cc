@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -138,10 +139,23 @@ void RestartThread::begin_restart(const char* why) {
   handle(RestartEvent::kRestartSignal);
 }
 
-// --check, and in exec mode (which cannot come back once it has drained)
-// that the command still resolves to an executable.
+// --check, that the working directory still exists (deleted, it failed
+// the new copy's chdir with an ENOENT blamed on the command), and in exec
+// mode (which cannot come back once it has drained) that the command still
+// resolves to an executable.
 bool RestartThread::preflight(std::string* reason) {
   const LaunchConfig& config = *g_rt.config;
+  if (!config.cwd.empty()) {
+    struct stat dir {};
+    int error = stat(config.cwd.c_str(), &dir) != 0 ? errno
+                : S_ISDIR(dir.st_mode)              ? 0
+                                                    : ENOTDIR;
+    if (error) {
+      *reason = "cannot enter the working directory " + config.cwd + ": " +
+                strerror(error);
+      return false;
+    }
+  }
   if (config.mode == Mode::kExec) {
     int error = 0;
     if (!resolve_next_command(&error)) {

@@ -8,7 +8,7 @@
 //               [--body-template FILE] [--setup-request TEXT]
 //               [--side-request TEXT] [--result-json FILE] [--title TEXT]
 //               [--skip-if-missing] [--signal SIG] [--program-signal SIG]
-//               -- SERVER ARGS...
+//               [--check-resources RSS_KB] -- SERVER ARGS...
 //
 // Valued options may also be written --option=VALUE.
 //
@@ -48,6 +48,10 @@
 // --expect-failure TEXT inverts the verdict for the driver's own tests: the
 // run passes only if the scenario fails with a message containing TEXT.
 //
+// --check-resources RSS_KB (soak tests) also requires the service's threads
+// back to the baseline count and its total RSS within RSS_KB of the
+// baseline's; both are always reported in the result line.
+//
 // Placeholders in SERVER ARGS and --launcher-arg values:
 //   {port}     a TCP port the kernel chose (bound on loopback, then closed)
 //   {dir}      the scenario's own temporary directory (mkdtemp)
@@ -83,6 +87,7 @@ struct DriverOptions {
   std::vector<TargetKind> targets{TargetKind::kTcp};
   std::string path = "/";
   std::vector<std::string> launcher_args;
+  int rss_tolerance_kb = -1;  // --check-resources; -1: not checked
   std::vector<std::string> server_argv;
   Protocol protocol = Protocol::kHttp;
   std::string body_template;  // a file; empty: the plain body text

@@ -61,6 +61,23 @@ int count_fds(pid_t pid) {
   return ok ? count : -1;
 }
 
+std::optional<ProcMemory> read_proc_memory(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  if (!in) return std::nullopt;
+  ProcMemory mem;
+  bool seen_threads = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Threads:", 0) == 0) {
+      mem.threads = std::atoi(line.c_str() + 8);
+      seen_threads = true;
+    } else if (line.rfind("VmRSS:", 0) == 0) {
+      mem.rss_kb = std::atol(line.c_str() + 6);
+    }
+  }
+  if (!seen_threads) return std::nullopt;
+  return mem;
+}
+
 std::vector<std::string> describe_fds(pid_t pid) {
   std::vector<int> fds;
   for_each_number(fmt::format("/proc/{}/fd", pid),

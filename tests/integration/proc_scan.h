@@ -27,6 +27,14 @@ std::vector<ProcStat> list_processes();
 // The number of entries in /proc/PID/fd; -1 if unreadable (gone).
 int count_fds(pid_t pid);
 
+// Threads and resident memory of PID, from /proc/PID/status; nullopt if
+// gone.
+struct ProcMemory {
+  int threads = 0;
+  long rss_kb = 0;
+};
+std::optional<ProcMemory> read_proc_memory(pid_t pid);
+
 // "FD -> TARGET" for each fd of PID, for failure reports.
 std::vector<std::string> describe_fds(pid_t pid);
 

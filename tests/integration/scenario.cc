@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -226,14 +227,18 @@ void Scenario::take_baseline() {
   for (int same = 0; same < 2 && !deadline.expired();) {
     poll(nullptr, 0, 50);
     ServiceSnapshot next = service_.snapshot();
-    bool equal = next.pids == last.pids && next.fd_total == last.fd_total;
+    bool equal = next.pids == last.pids && next.fd_total == last.fd_total &&
+                 next.thread_total == last.thread_total;
     same = equal ? same + 1 : 0;
     last = next;
   }
   if (last.pids.empty()) throw TestFailure("no service process found");
   baseline_ = last;
-  fmt::print(stderr, "reload_test: baseline: {} processes, {} fds\n{}",
-             last.pids.size(), last.fd_total, describe_snapshot(last));
+  fmt::print(stderr,
+             "reload_test: baseline: {} processes, {} fds, {} threads, {} kB "
+             "RSS\n{}",
+             last.pids.size(), last.fd_total, last.thread_total,
+             last.rss_kb_total, describe_snapshot(last));
 }
 
 void Scenario::start_load() {
@@ -302,22 +307,31 @@ void Scenario::finish_load() {
 }
 
 // Polls /proc every 50 ms, up to 10 s, until the service is back to its
-// baseline number of processes and open fds.
+// baseline number of processes and open fds (and, with --check-resources,
+// threads and RSS).
 void Scenario::check_back_to_baseline() {
   Deadline deadline(kIdleDeadline);
   for (;;) {
     final_ = service_.snapshot();
+    bool resources_ok =
+        opts_.rss_tolerance_kb < 0 ||
+        (final_->thread_total == baseline_->thread_total &&
+         std::labs(final_->rss_kb_total - baseline_->rss_kb_total) <=
+             opts_.rss_tolerance_kb);
     if (final_->pids.size() == baseline_->pids.size() &&
-        final_->fd_total == baseline_->fd_total)
+        final_->fd_total == baseline_->fd_total && resources_ok)
       return;
     if (deadline.expired()) break;
     poll(nullptr, 0, 50);
   }
   throw TestFailure(fmt::format(
       "not back to the baseline {} s after the load stopped: {} processes "
-      "with {} fds, baseline {} processes with {} fds\n  now:\n{}",
+      "with {} fds, {} threads, {} kB RSS; baseline {} processes with {} "
+      "fds, {} threads, {} kB RSS (RSS tolerance {} kB)\n  now:\n{}",
       kIdleDeadline.count(), final_->pids.size(), final_->fd_total,
-      baseline_->pids.size(), baseline_->fd_total, describe_snapshot(*final_)));
+      final_->thread_total, final_->rss_kb_total, baseline_->pids.size(),
+      baseline_->fd_total, baseline_->thread_total, baseline_->rss_kb_total,
+      opts_.rss_tolerance_kb, describe_snapshot(*final_)));
 }
 
 void Scenario::stop_service() {
@@ -359,12 +373,17 @@ std::string Scenario::result_line() const {
   LoadStats stats = stats_ ? *stats_ : load_ ? load_->snapshot() : LoadStats();
   return fmt::format(
       "reload_test: {} mode={} reloads={} requests={} failed={} p99_ms={:.3f} "
-      "max_ms={:.3f} fds_before={} fds_after={} procs_before={} procs_after={}",
+      "max_ms={:.3f} fds_before={} fds_after={} procs_before={} procs_after={} "
+      "threads_before={} threads_after={} rss_kb_before={} rss_kb_after={}",
       opts_.name, opts_.mode, reloads_done_, stats.requests, stats.failed,
       stats.latency.percentile_ms(99), stats.latency.max_ms(),
       baseline_ ? baseline_->fd_total : -1, final_ ? final_->fd_total : -1,
       baseline_ ? static_cast<long>(baseline_->pids.size()) : -1,
-      final_ ? static_cast<long>(final_->pids.size()) : -1);
+      final_ ? static_cast<long>(final_->pids.size()) : -1,
+      baseline_ ? baseline_->thread_total : -1,
+      final_ ? final_->thread_total : -1,
+      baseline_ ? baseline_->rss_kb_total : -1,
+      final_ ? final_->rss_kb_total : -1);
 }
 
 }  // namespace huptime::test

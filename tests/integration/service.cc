@@ -67,10 +67,13 @@ ServiceSnapshot ServiceProcesses::snapshot() const {
   for (const ProcStat& proc : list_processes()) {
     if (proc.pid == getpid() || !member(proc.pgrp, proc.session)) continue;
     int fds = count_fds(proc.pid);
-    if (fds < 0) continue;  // exited meanwhile
+    auto mem = read_proc_memory(proc.pid);
+    if (fds < 0 || !mem) continue;  // exited meanwhile
     snap.pids.push_back(proc.pid);
     snap.fds.push_back(fds);
     snap.fd_total += fds;
+    snap.thread_total += mem->threads;
+    snap.rss_kb_total += mem->rss_kb;
   }
   return snap;
 }

@@ -26,6 +26,8 @@ struct ServiceSnapshot {
   std::vector<pid_t> pids;
   std::vector<int> fds;  // per pid, same order
   int fd_total = 0;
+  int thread_total = 0;
+  long rss_kb_total = 0;
 };
 
 class ServiceProcesses {

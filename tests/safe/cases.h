@@ -43,6 +43,9 @@ void case_stop_kill(Harness& h);
 void case_not_executable(Harness& h);
 void case_signal(Harness& h);
 void case_notify_never(Harness& h);
+// Reliability suite (issue 6), cases_chaos.cc: 120 SIGKILLs of a starting
+// or a draining generation at random moments, seed printed.
+void case_chaos(Harness& h);
 
 // Runs `--status --pid=PID()` every 50 ms until `ok(status)`; throws with
 // the last output otherwise (cases_status.cc).

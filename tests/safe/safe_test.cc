@@ -50,6 +50,7 @@ constexpr CaseEntry kCases[] = {
     {"signal", true, true, case_signal},
     {"notify", true, true, case_notify},
     {"notify-never", true, false, case_notify_never},
+    {"chaos", true, false, case_chaos},
 };
 
 [[noreturn]] void usage_error(std::string_view message) {

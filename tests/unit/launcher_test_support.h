@@ -35,7 +35,7 @@
 
 namespace huptime::launcher_test {
 
-inline ParseResult parse(std::vector<const char*> args,
+inline ParseResult parse(const std::vector<const char*>& args,
                          std::string_view cwd = "/srv/app") {
   return parse_options(args, cwd);
 }
@@ -117,11 +117,13 @@ std::string synthetic_elf(unsigned char elf_class, uint16_t type,
   return image;
 }
 
-inline std::string elf64(std::vector<uint32_t> types, uint16_t type = ET_EXEC) {
+inline std::string elf64(const std::vector<uint32_t>& types,
+                         uint16_t type = ET_EXEC) {
   return synthetic_elf<Elf64_Ehdr, Elf64_Phdr>(ELFCLASS64, type, types);
 }
 
-inline std::string elf32(std::vector<uint32_t> types, uint16_t type = ET_EXEC) {
+inline std::string elf32(const std::vector<uint32_t>& types,
+                         uint16_t type = ET_EXEC) {
   return synthetic_elf<Elf32_Ehdr, Elf32_Phdr>(ELFCLASS32, type, types);
 }
 

@@ -67,7 +67,8 @@ std::string strip(const char* value, const char* lib, size_t cap = 4096) {
   std::string out(cap + 4, '#');
   REQUIRE(strip_preload(value, lib, out.data(), cap));
   CHECK(out.substr(cap) == "####");
-  return out.c_str();
+  out.resize(std::strlen(out.c_str()));  // up to the NUL strip_preload wrote
+  return out;
 }
 
 struct Composed {

@@ -113,6 +113,19 @@ TEST_CASE("options: errors", "[options]") {
   CHECK(parse({"--unlink", "x.pid"}).error == "missing COMMAND");
 }
 
+// Found by tests/fuzz/fuzz_options: a value with a newline or an escape
+// made the "one line" error span several lines of the terminal.
+TEST_CASE("options: errors stay one line whatever the value holds",
+          "[options]") {
+  CHECK(parse({"--signal=HUP\nrm -rf", "app"}).error ==
+        "invalid signal 'HUP\\x0arm -rf' for --signal");
+  CHECK(parse({"--\x1b[2J", "app"}).error ==
+        "unrecognized option '--\\x1b[2J'");
+  std::string error;
+  CHECK_FALSE(effective_log_level(std::nullopt, "a\rb", &error));
+  CHECK(error.find('\r') == std::string::npos);
+}
+
 TEST_CASE("options: effective log level", "[options]") {
   std::string error;
   CHECK(effective_log_level(LogLevel::kTrace, "warn", &error) ==

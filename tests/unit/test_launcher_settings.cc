@@ -249,8 +249,8 @@ TEST_CASE("options: run-only options are refused with a control command",
         "--drain-timeout=5", "--max-draining=3", "--check=true",
         "--ready=notify"}) {
     INFO(option);
-    std::string name(option);
-    name = name.substr(0, name.find('='));
+    std::string_view view(option);
+    std::string name(view.substr(0, view.find('=')));
     CHECK(parse({"--restart", option, "--pid=1"}).error ==
           "option '" + name + "' cannot be used with --restart");
     CHECK(parse({option, "--status", "app"}).error ==

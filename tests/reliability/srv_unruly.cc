@@ -1,0 +1,79 @@
+// A server that is unkind to whatever shares its process, for the hostile
+// tests: once listening, it does one of
+//   ignore-hup   signal(SIGHUP, SIG_IGN)
+//   block-hup    blocks SIGHUP (sigprocmask; it has one thread)
+//   dup2-over    dup2()s /dev/null over every fd from 3 to 255 but its
+//                listener (the library's own fds included)
+//   close-all    closes every fd from 3 up but its listener (close_range)
+// then answers "hello\n" to every HTTP request, one at a time.
+//   srv_unruly WHAT PORT
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+int listen_on(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(fd, 128) != 0) {
+    perror("srv_unruly: bind/listen");
+    exit(1);
+  }
+  return fd;
+}
+
+void misbehave(const std::string& what, int listener) {
+  if (what == "ignore-hup") {
+    signal(SIGHUP, SIG_IGN);
+  } else if (what == "block-hup") {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+  } else if (what == "dup2-over") {
+    int null = open("/dev/null", O_RDONLY);
+    for (int fd = 3; fd < 256; ++fd)
+      if (fd != listener && fd != null) dup2(null, fd);
+  } else if (what == "close-all") {
+    if (listener > 3) close_range(3, listener - 1, 0);
+    close_range(listener + 1, ~0U, 0);
+  } else {
+    fprintf(stderr, "srv_unruly: unknown '%s'\n", what.c_str());
+    exit(2);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: srv_unruly WHAT PORT\n");
+    return 2;
+  }
+  int listener = listen_on(atoi(argv[2]));
+  misbehave(argv[1], listener);
+  static const char kReply[] =
+      "HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n";
+  for (;;) {
+    int conn = accept(listener, nullptr, nullptr);
+    if (conn < 0) continue;
+    char buf[4096];
+    (void)!read(conn, buf, sizeof buf);
+    (void)!write(conn, kReply, sizeof kReply - 1);
+    close(conn);
+  }
+}
