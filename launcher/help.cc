@@ -38,9 +38,10 @@ Restart modes:
               the PID never changes. The restart signal and --restart go to
               the master; TERM, INT and QUIT are passed to every process of
               the service, and huptime exits as the service did (same
-              status, or killed by the same signal). USR1, USR2 and WINCH
-              are passed to the service's main process. Use this mode under
-              systemd, supervisord or runit. COMMAND must not daemonize.
+              status, or killed by the same signal). HUP, USR1, USR2 and
+              WINCH (but the restart signal) go to the service's main
+              process. Use this mode under systemd, supervisord or
+              runit. COMMAND must not daemonize.
 
 Master options (each implies --master):
   --revive           when the service exits or crashes, start it again; its

@@ -23,10 +23,11 @@ namespace huptime {
 namespace {
 
 // The signals the master handles itself (signalfd); any other keeps its
-// default action. Besides these, USR1, USR2 and WINCH are passed on to the
-// service's main processes (log reopening and the like).
+// default action. Besides these, HUP, USR1, USR2 and WINCH, unless one of
+// them is the restart signal, are passed on to the service's main processes
+// (log reopening, nginx's own configuration reload with --signal=USR2).
 constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGQUIT};
-constexpr int kForwarded[] = {SIGUSR1, SIGUSR2, SIGWINCH};
+constexpr int kForwarded[] = {SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
 
 // After the service's main process died for good, the rest of it gets
 // SIGTERM, and SIGKILL this much later.
