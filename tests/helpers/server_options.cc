@@ -13,14 +13,15 @@ namespace {
 
 [[noreturn]] void usage_error(std::string_view message) {
   fmt::print(stderr, "{}: {}\n", program_invocation_short_name, message);
-  fmt::print(stderr,
-             "usage: {} --listen SPEC [--listen SPEC...] [--unlink-first] "
-             "[--cloexec] [--nonblock] [--delay-ms N] [--body-file F] "
-             "[--pidfile F] [--startup-file F] [--usr1-file F] [--crash-after N] "
-             "[--workers N] "
-             "[--keep-stderr] [--close-all-fds] "
-             "[--threaded]\n",
-             program_invocation_short_name);
+  fmt::print(
+      stderr,
+      "usage: {} --listen SPEC [--listen SPEC...] [--unlink-first] "
+      "[--cloexec] [--nonblock] [--delay-ms N] [--body-file F] "
+      "[--pidfile F] [--startup-file F] [--usr1-file F] [--crash-after N] "
+      "[--workers N] "
+      "[--keep-stderr] [--close-all-fds] "
+      "[--threaded]\n",
+      program_invocation_short_name);
   std::exit(2);
 }
 
