@@ -43,6 +43,8 @@ void usage_error(std::string_view message) {
 
 void warn(std::string_view message) { say("warning: ", message); }
 
+void inform(std::string_view message) { say("", message); }
+
 void print_and_exit(std::string_view text) {
   if (!write_all(STDOUT_FILENO, text))
     fatal(kExitFailure, "write error on standard output");

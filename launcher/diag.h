@@ -20,6 +20,9 @@ inline constexpr int kExitUsage = 2;
 // "huptime: warning: MESSAGE".
 void warn(std::string_view message);
 
+// "huptime: MESSAGE" (information, not a problem).
+void inform(std::string_view message);
+
 // Writes `text` to stdout and exits 0, or 1 if it cannot be written
 // (so `huptime --help > /dev/full` fails, as it should).
 [[noreturn]] void print_and_exit(std::string_view text);

@@ -54,6 +54,14 @@ Master options (each implies --master):
   --multi=N          run N copies of COMMAND (1 to 64) sharing the same
                      listeners; a restart replaces them one at a time, so
                      at least N-1 always serve
+  --intercept=HOW    how huptime sees the program's sockets: preload (the
+                     library, for programs that call libc), seccomp (system
+                     call interception by the master, for static and Go
+                     programs, which preloading cannot reach), or auto
+                     (default: seccomp for those, preload otherwise). With
+                     seccomp, the old copy gets the --stop-signal (default
+                     TERM) once the new one serves, and SIGKILL after
+                     --drain-timeout.
 
 Options:
   --unlink=FILE      remove FILE (e.g. a pidfile the service refuses to

@@ -151,16 +151,49 @@ Activation activation_or_warn(LogLevel level) {
   return activation;
 }
 
+// Whether the master intercepts COMMAND's system calls with seccomp rather
+// than preloading the library, and says so; `blind` is why the library
+// cannot see it ("" when it can).
+bool use_seccomp(const Options& options, const std::string& blind,
+                 LogLevel level) {
+  const std::string& command = options.command.front();
+  bool seccomp = options.run.intercept == Intercept::kSeccomp ||
+                 (options.run.intercept == Intercept::kAuto &&
+                  options.run.master && !blind.empty());
+  if (seccomp && options.run.ready == ReadyRule::kNotify)
+    usage_error(
+        "--ready=notify cannot be used with seccomp interception (the "
+        "master judges readiness from the program's system calls)");
+  if (seccomp && level >= LogLevel::kInfo)
+    inform(blind.empty()
+               ? fmt::format("{}: intercepting its system calls with seccomp "
+                             "(--intercept=seccomp)",
+                             command)
+               : fmt::format("{} is {}: intercepting its system calls with "
+                             "seccomp instead of preloading the library",
+                             command, blind));
+  if (!seccomp && !blind.empty() && level >= LogLevel::kWarn)
+    warn(fmt::format(
+        "{} is {}; the preloaded library cannot see its sockets, so restarts "
+        "will not keep its listeners. Run it with --master, which intercepts "
+        "its system calls instead (see README: limitations)",
+        command, blind));
+  return seccomp;
+}
+
 // --master: stays resident and starts the service itself (master.h).
 [[noreturn]] void run_as_master(const Options& options, LaunchConfig config,
                                 const std::string& library,
-                                const Activation& activation) {
+                                const Activation& activation, bool seccomp) {
   MasterPlan plan;
   plan.argv = options.command;
   plan.systemd_notify = config.systemd_notify;
   config.systemd_notify.clear();
   std::vector<std::string> env = without_notify_socket(current_environment());
   if (!activation.sockets.empty()) env = without_activation_vars(env);
+  plan.seccomp = seccomp;
+  plan.program_env = env;
+  if (config.stop_signal != 0) plan.stop_signal = config.stop_signal;
   plan.env = build_launch_environment(env, library, config);
   plan.config = std::move(config);
   sigprocmask(SIG_SETMASK, nullptr, &plan.launch_mask);
@@ -187,17 +220,14 @@ int run(int argc, char** argv) {
   const std::string& command = options.command.front();
   const std::string path = resolve_or_exit(command);
   const std::string library = library_or_exit(cwd);
-  if (*level >= LogLevel::kWarn && file_is_static_elf(path))
-    warn(fmt::format(
-        "{} is statically linked; huptime cannot see its sockets, so restarts "
-        "will not keep its listeners (see README: limitations)",
-        command));
+  bool seccomp = use_seccomp(options, preload_blind_reason(path), *level);
 
   LaunchConfig config = launch_config(options, cwd, *level);
   if (const char* notify = std::getenv("NOTIFY_SOCKET"))
     config.systemd_notify = notify;
   Activation activation = activation_or_warn(*level);
-  if (options.run.master) run_as_master(options, config, library, activation);
+  if (options.run.master)
+    run_as_master(options, config, library, activation, seccomp);
   std::vector<std::string> env = without_notify_socket(current_environment());
   if (!activation.sockets.empty()) env = without_activation_vars(env);
   env = build_launch_environment(env, library, config);

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include "clock.h"
 #include "diag.h"
@@ -79,6 +80,17 @@ void Master::setup() {
   channel_ = pair[0];
   child_channel_ = pair[1];
   fcntl(channel_, F_SETFL, O_NONBLOCK);
+  if (plan_.seccomp) {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+      fatal(kExitFailure,
+            std::string("--master: cannot set up: ") + strerror(errno));
+    notify_ours_ = pair[0];
+    notify_theirs_ = pair[1];
+    broker_ = std::make_unique<SyscallBroker>(
+        held_, [this](LogLevel level, const std::string& message) {
+          log(level, message);
+        });
+  }
   page_.page->master_pid.store(self_);
   held_.hold(plan_.activated);
   copies_.resize(static_cast<size_t>(plan_.copies));
@@ -93,6 +105,8 @@ int Master::poll_timeout_ms() const {
   bool busy = roll_.active || stopping_ || !all_ready();
   for (const Copy& copy : copies_)
     busy = busy || copy.revive_at >= 0 || copy.exit_grace >= 0;
+  for (const auto& gen : intercepted_)
+    busy = busy || !gen->ready || gen->machine.deadline_ms() >= 0;
   return busy ? 20 : 200;
 }
 
@@ -122,6 +136,14 @@ void Master::signal_service(int sig) {
     if (pid != self_) kill(pid, sig);
   for (const Copy& copy : copies_)
     if (copy.leader > 0) kill(copy.leader, sig);
+}
+
+// Every process holding the generation page with this identity.
+void Master::signal_service_generation(dev_t dev, ino_t ino, int sig) {
+  FileId id{dev, ino};
+  for (const ProcessMemfds& process : scan_services(kProcRoot))
+    for (const MemfdRef& ref : process.generations)
+      if (ref.id == id && process.pid != self_) kill(process.pid, sig);
 }
 
 void Master::begin_stop(int sig, const std::string& why) {
@@ -190,23 +212,39 @@ void Master::run() {
   setup();
   for (size_t i = 0; i < copies_.size(); ++i)
     if (i == 0) start_copy(i, "first start");
+  std::vector<pollfd> fds;
   for (;;) {
-    pollfd fds[2 + kMaxCopiesPolled];
-    nfds_t n = 0;
-    fds[n++] = {signal_fd_, POLLIN, 0};
-    fds[n++] = {channel_, POLLIN, 0};
-    size_t first_pidfd = n;
-    for (const Copy& copy : copies_)
-      if (n < 2 + kMaxCopiesPolled) fds[n++] = {copy.pidfd, POLLIN, 0};
-    int rc = poll(fds, n, poll_timeout_ms());
+    // signals, reports, one pidfd per copy, then (seccomp) one pidfd per
+    // intercepted generation and the broker's notification fds.
+    fds.clear();
+    fds.push_back({signal_fd_, POLLIN, 0});
+    fds.push_back({channel_, POLLIN, 0});
+    size_t first_pidfd = fds.size();
+    for (const Copy& copy : copies_) fds.push_back({copy.pidfd, POLLIN, 0});
+    size_t first_gen = fds.size();
+    std::vector<uint32_t> gen_numbers;
+    for (const auto& gen : intercepted_) {
+      fds.push_back({gen->pidfd, POLLIN, 0});
+      gen_numbers.push_back(gen->number);
+    }
+    size_t first_notify = fds.size();
+    if (broker_) broker_->poll_fds(&fds);
+    int rc = poll(fds.data(), fds.size(), poll_timeout_ms());
     if (rc < 0 && errno != EINTR)
       fatal(kExitFailure, std::string("--master: poll: ") + strerror(errno));
+    // Trapped system calls first: a program waits in them.
+    for (size_t k = first_notify; k < fds.size(); ++k)
+      if (fds[k].revents) broker_->on_event(fds[k].fd, fds[k].revents);
     signalfd_siginfo info;
     while (read(signal_fd_, &info, sizeof info) == sizeof info) on_signal(info);
     reap_children();
     if (fds[1].revents & POLLIN) held_.read_reports(channel_);
     for (size_t i = 0; i < copies_.size(); ++i)
       if (fds[first_pidfd + i].revents & POLLIN) on_leader_exit(i);
+    for (size_t k = 0; k < gen_numbers.size(); ++k)
+      if (fds[first_gen + k].revents & POLLIN)
+        if (InterceptedGen* gen = intercepted(gen_numbers[k]))
+          if (!gen->exited) intercepted_exit(*gen);
     tick(monotonic_ms());
     maybe_finish();
   }

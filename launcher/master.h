@@ -16,6 +16,10 @@
 //    (master_listeners.h), so --multi copies and --revive restarts bind to
 //    the same accept queue; socket-activated sockets too.
 //  - It talks to systemd (Type=notify): READY=1, RELOADING=1, STOPPING=1.
+//  - Programs the library cannot reach (static, Go) run under a seccomp
+//    filter instead (seccomp_filter.h, seccomp_broker.h); the master then
+//    runs their restarts itself (master_intercept.cc) with the library's
+//    restart state machine.
 #pragma once
 
 #include <signal.h>
@@ -38,6 +42,12 @@ struct MasterPlan {
   int revive_limit = 10;       // 0: no limit
   std::string systemd_notify;  // NOTIFY_SOCKET, or empty
   std::vector<FdInode> activated;
+  // Seccomp interception: `program_env` is what the program gets (no
+  // preload), and the master drives restarts; the old generation gets
+  // `stop_signal` once the new one serves.
+  bool seccomp = false;
+  std::vector<std::string> program_env;
+  int stop_signal = SIGTERM;
 };
 
 [[noreturn]] void run_master(MasterPlan plan);

@@ -63,6 +63,10 @@ void Master::watch_leader(Copy& copy, pid_t pid) {
 }
 
 void Master::start_copy(size_t i, const char* why) {
+  if (plan_.seccomp) {
+    start_intercepted(i, why);
+    return;
+  }
   Copy& copy = copies_[i];
   StartSpec spec;
   spec.argv = plan_.argv;
@@ -247,6 +251,10 @@ void Master::roll_send(int64_t now) {
   roll_.signalled = copy.leader;
   roll_.begin_deadline = now + kBeginWithinMs;
   roll_.end_deadline = -1;
+  if (plan_.seccomp) {
+    restart_intercepted(roll_.index);
+    return;
+  }
   if (kill(copy.leader, plan_.config.restart_signal) != 0)
     end_roll(false, "cannot signal pid " + std::to_string(copy.leader) + ": " +
                         strerror(errno));
@@ -332,6 +340,7 @@ void Master::observe_outside_restarts() {
 
 void Master::tick(int64_t now) {
   if (stopping_) return;
+  if (plan_.seccomp) intercepted_tick(now);
   held_.commit(page_.page->current_gen.load());
   check_readiness(now);
   roll_step(now);

@@ -3,21 +3,23 @@
 // restart roll, exits and revivals). See master.h for the behaviour.
 #pragma once
 
+#include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "master.h"
 #include "master_listeners.h"
+#include "restart_machine.h"
+#include "seccomp_broker.h"
 #include "service_page.h"
 
 namespace huptime {
-
-inline constexpr size_t kMaxCopiesPolled = 64;  // options.h kMaxCopies
 
 // One copy of the service (--multi); a lineage of generations, of which
 // the master knows the serving one's main process.
@@ -33,6 +35,28 @@ struct Copy {
   bool gone = false;        // dead for good (no --revive, or limit reached)
   int exit_status = -1;     // wait status of a leader that died, -1: unknown
   uint32_t generation = 0;
+};
+
+// A generation started under the seccomp filter (master_intercept.cc):
+// the master plays the part the library plays inside a preloaded
+// generation, with the same RestartMachine.
+struct InterceptedGen {
+  InterceptedGen(Mode mode, RestartTimeouts timeouts)
+      : machine(mode, timeouts) {}
+  size_t copy = 0;
+  uint32_t number = 0;
+  pid_t leader = -1;
+  int pidfd = -1;
+  int page_fd = -1;  // its GenShared page, which its processes hold; the
+                     // master keeps the mapping only (--status would
+                     // count it a member)
+  dev_t page_dev = 0;
+  ino_t page_ino = 0;
+  GenShared* page = nullptr;
+  RestartMachine machine;
+  uint32_t successor = 0;  // the generation this one is starting
+  bool ready = false;
+  bool exited = false;
 };
 
 // A restart of every copy in turn.
@@ -58,6 +82,7 @@ class Master {
   void on_signal(const signalfd_siginfo& info);
   void begin_stop(int sig, const std::string& why);
   void signal_service(int sig);
+  void signal_service_generation(dev_t dev, ino_t ino, int sig);
   void reap_children();
   void maybe_finish();
   [[noreturn]] void exit_like_service();
@@ -81,6 +106,20 @@ class Master {
   int status_of(pid_t pid) const;
   bool all_ready() const;
 
+  // master_intercept.cc
+  void start_intercepted(size_t i, const char* why);
+  InterceptedGen* intercepted(uint32_t number);
+  InterceptedGen* serving_intercepted(size_t copy);
+  void restart_intercepted(size_t i);
+  void intercepted_tick(int64_t now);
+  void intercepted_exit(InterceptedGen& gen);
+  void apply(InterceptedGen& gen, uint32_t actions, int64_t now);
+  bool intercepted_serves(const InterceptedGen& gen) const;
+  void kill_generation(InterceptedGen& gen, int sig);
+  void begin_attempt(pid_t leader);
+  void end_attempt(bool ok, const std::string& error);
+  void forget_exited();
+
   MasterPlan plan_;
   NewServicePage page_;
   int signal_fd_ = -1;
@@ -98,6 +137,12 @@ class Master {
   uint32_t seen_begun_ = 0;  // restarts the master did not start
   bool outside_reloading_ = false;
   pid_t self_ = 0;
+  // Seccomp interception.
+  std::unique_ptr<SyscallBroker> broker_;
+  std::vector<std::unique_ptr<InterceptedGen>> intercepted_;
+  uint32_t next_generation_ = 0;
+  int notify_ours_ = -1;    // the master's end: notification fds arrive here
+  int notify_theirs_ = -1;  // the child's end
 };
 
 }  // namespace huptime

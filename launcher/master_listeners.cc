@@ -68,16 +68,26 @@ void HeldListeners::read_reports(int fd) {
   std::vector<int> fds;
   while (receive(fd, &report, &fds)) {
     if (report.magic != MasterReport::kMagic) continue;
-    std::vector<FdInode>& set = reported_[report.generation];
-    // Every process of a generation reports the same sockets: keep one.
-    for (size_t i = 0; i < fds.size(); ++i) {
-      if (has_inode(set, report.inodes[i])) {
-        close(fds[i]);
-        continue;
-      }
-      set.push_back({fds[i], report.inodes[i]});
-    }
+    for (size_t i = 0; i < fds.size(); ++i)
+      this->report(report.generation, fds[i], report.inodes[i]);
   }
+}
+
+void HeldListeners::report(uint32_t generation, int fd, uint64_t inode) {
+  // Every process of a generation reports the same sockets: keep one.
+  std::vector<FdInode>& set = reported_[generation];
+  if (has_inode(set, inode)) {
+    close(fd);
+    return;
+  }
+  set.push_back({fd, inode});
+}
+
+bool HeldListeners::knows(uint64_t inode) const {
+  if (has_inode(held_, inode)) return true;
+  return std::any_of(reported_.begin(), reported_.end(), [&](const auto& gen) {
+    return has_inode(gen.second, inode);
+  });
 }
 
 void HeldListeners::commit(uint32_t generation) {

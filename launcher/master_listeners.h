@@ -32,6 +32,13 @@ class HeldListeners {
   // Reads every report waiting on the master socket `fd` (non-blocking).
   void read_reports(int fd);
 
+  // One listener of `generation` (seccomp interception, which sees the
+  // listen() itself): takes ownership of `fd`.
+  void report(uint32_t generation, int fd, uint64_t inode);
+
+  // Whether `inode` is a socket held or reported.
+  bool knows(uint64_t inode) const;
+
   // Generation `generation` serves: hold its reported set, if any.
   void commit(uint32_t generation);
 

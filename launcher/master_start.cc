@@ -1,6 +1,7 @@
 #include "master_start.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 
 #include "config.h"
 #include "resolve.h"
+#include "seccomp_filter.h"
 
 namespace huptime {
 
@@ -21,31 +23,93 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
   return pointers;
 }
 
-// In the child: only system calls and the pid patch, no allocation.
-[[noreturn]] void exec_child(const std::string& path, char** argv, char** env,
-                             char* handoff_value, const int* keep, int n_keep,
-                             const sigset_t& mask, int error_pipe) {
-  patch_handoff_pid(handoff_value, getpid());
-  for (int i = 0; i < n_keep; ++i) fcntl(keep[i], F_SETFD, 0);
-  sigprocmask(SIG_SETMASK, &mask, nullptr);
-  execve(path.c_str(), argv, env);
-  int error = errno;
-  ssize_t ignored = write(error_pipe, &error, sizeof error);
+// What went wrong in the child, sent over the error pipe.
+struct ChildError {
+  enum Stage : int { kExec, kFilter, kSendFilter } stage;
+  int error;
+};
+
+[[noreturn]] void child_failed(int error_pipe, ChildError::Stage stage) {
+  ChildError failure{stage, errno};
+  ssize_t ignored = write(error_pipe, &failure, sizeof failure);
   (void)ignored;
   _exit(127);
 }
 
-}  // namespace
+// In the child: only system calls and the pid patch, no allocation.
+[[noreturn]] void exec_child(const std::string& path, char** argv, char** env,
+                             char* handoff_value, const int* keep, int n_keep,
+                             const sigset_t& mask, int error_pipe,
+                             int notify_channel) {
+  if (handoff_value) patch_handoff_pid(handoff_value, getpid());
+  for (int i = 0; i < n_keep; ++i) fcntl(keep[i], F_SETFD, 0);
+  if (notify_channel >= 0) {
+    int notify_fd = install_syscall_filter();
+    if (notify_fd < 0) child_failed(error_pipe, ChildError::kFilter);
+    if (send_fd(notify_channel, notify_fd) != 0)
+      child_failed(error_pipe, ChildError::kSendFilter);
+    close(notify_fd);
+  }
+  sigprocmask(SIG_SETMASK, &mask, nullptr);
+  execve(path.c_str(), argv, env);
+  child_failed(error_pipe, ChildError::kExec);
+}
 
-Started start_generation(const StartSpec& spec) {
+std::string child_error_text(const std::string& path, ChildError failure) {
+  switch (failure.stage) {
+    case ChildError::kFilter:
+      return "cannot install the seccomp filter: " +
+             std::string(strerror(failure.error)) +
+             (failure.error == EINVAL || failure.error == ENOSYS
+                  ? " (this kernel has no seccomp user notification; it "
+                    "needs Linux 5.9 or later)"
+                  : "");
+    case ChildError::kSendFilter:
+      return "cannot pass the seccomp filter to the master: " +
+             std::string(strerror(failure.error));
+    case ChildError::kExec:
+      break;
+  }
+  return path + ": cannot execute: " + strerror(failure.error);
+}
+
+Started fork_exec(const std::string& path, char** argv, char** env,
+                  char* handoff_value, const std::vector<int>& keep,
+                  const sigset_t& mask, int notify_channel) {
   Started out;
-  const char* search_path = std::getenv("PATH");
-  Resolution resolution = resolve_command(
-      spec.argv[0], search_path ? search_path : kDefaultSearchPath);
-  if (resolution.error != 0) {
-    out.error = resolution_message(spec.argv[0], resolution);
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    out.error = std::string("pipe: ") + strerror(errno);
     return out;
   }
+  pid_t pid = fork();
+  if (pid == 0)
+    exec_child(path, argv, env, handoff_value, keep.data(),
+               static_cast<int>(keep.size()), mask, pipe_fds[1],
+               notify_channel);
+  int fork_errno = errno;
+  close(pipe_fds[1]);
+  if (pid < 0) {
+    close(pipe_fds[0]);
+    out.error = std::string("fork: ") + strerror(fork_errno);
+    return out;
+  }
+  ChildError failure{};
+  ssize_t got;
+  do {
+    got = read(pipe_fds[0], &failure, sizeof failure);
+  } while (got < 0 && errno == EINTR);
+  close(pipe_fds[0]);
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    out.error = child_error_text(path, failure);
+    return out;  // the child exits 127; the master reaps it
+  }
+  out.pid = pid;
+  return out;
+}
+
+// The preload: the launch environment plus the hand-off (handoff.h).
+Started start_preloaded(const StartSpec& spec, const std::string& path) {
   Handoff handoff;
   handoff.pid = 1;  // patched in the child
   handoff.generation = spec.generation;
@@ -69,35 +133,45 @@ Started start_generation(const StartSpec& spec) {
   // image's library takes it over (lib/signals.h), as after a restart.
   sigset_t mask = spec.mask;
   if (handoff.n_listen > 0) sigaddset(&mask, spec.restart_signal);
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    out.error = std::string("pipe: ") + strerror(errno);
-    return out;
+  return fork_exec(path, argv_ptrs.data(), env_ptrs.data(), handoff_value, keep,
+                   mask, -1);
+}
+
+// Seccomp: the program's own environment, the filter installed in the
+// child (seccomp_filter.h), the service and generation pages kept open.
+Started start_intercepted(const StartSpec& spec, const std::string& path) {
+  std::vector<int> keep{spec.svc_fd, spec.gen_fd};
+  std::vector<std::string> env = spec.env;
+  std::vector<std::string> argv = spec.argv;
+  std::vector<char*> argv_ptrs = pointers_to(argv);
+  std::vector<char*> env_ptrs = pointers_to(env);
+  Started out = fork_exec(path, argv_ptrs.data(), env_ptrs.data(), nullptr,
+                          keep, spec.mask, spec.notify_channel);
+  if (out.pid > 0) {
+    // Sent before the exec, which has happened: it is waiting.
+    out.notify_fd = receive_fd(spec.notify_from);
+    if (out.notify_fd < 0) {
+      kill(out.pid, SIGKILL);
+      out.pid = -1;
+      out.error = "the seccomp notification fd did not arrive";
+    }
   }
-  pid_t pid = fork();
-  if (pid == 0)
-    exec_child(resolution.path, argv_ptrs.data(), env_ptrs.data(),
-               handoff_value, keep.data(), static_cast<int>(keep.size()), mask,
-               pipe_fds[1]);
-  int fork_errno = errno;
-  close(pipe_fds[1]);
-  if (pid < 0) {
-    close(pipe_fds[0]);
-    out.error = std::string("fork: ") + strerror(fork_errno);
-    return out;
-  }
-  int exec_errno = 0;
-  ssize_t got;
-  do {
-    got = read(pipe_fds[0], &exec_errno, sizeof exec_errno);
-  } while (got < 0 && errno == EINTR);
-  close(pipe_fds[0]);
-  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
-    out.error = resolution.path + ": cannot execute: " + strerror(exec_errno);
-    return out;  // the child exits 127; the master reaps it
-  }
-  out.pid = pid;
   return out;
+}
+
+}  // namespace
+
+Started start_generation(const StartSpec& spec) {
+  const char* search_path = std::getenv("PATH");
+  Resolution resolution = resolve_command(
+      spec.argv[0], search_path ? search_path : kDefaultSearchPath);
+  if (resolution.error != 0) {
+    Started out;
+    out.error = resolution_message(spec.argv[0], resolution);
+    return out;
+  }
+  return spec.seccomp ? start_intercepted(spec, resolution.path)
+                      : start_preloaded(spec, resolution.path);
 }
 
 }  // namespace huptime

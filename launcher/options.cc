@@ -28,6 +28,7 @@ enum class OptionId {
   kRevive,
   kReviveLimit,
   kMulti,
+  kIntercept,
   kRestart,
   kStatus,
   kStop,
@@ -66,6 +67,7 @@ constexpr OptionSpec kOptionTable[] = {
     {"revive", OptionId::kRevive, false, Scope::kRun},
     {"revive-limit", OptionId::kReviveLimit, true, Scope::kRun},
     {"multi", OptionId::kMulti, true, Scope::kRun},
+    {"intercept", OptionId::kIntercept, true, Scope::kRun},
     {"restart", OptionId::kRestart, false, Scope::kCommand},
     {"status", OptionId::kStatus, false, Scope::kCommand},
     {"stop", OptionId::kStop, false, Scope::kCommand},
@@ -196,6 +198,22 @@ struct Parser {
     return true;
   }
 
+  bool set_intercept(std::string_view value) {
+    RunSettings& run = result.options.run;
+    if (value == "auto") {
+      run.intercept = Intercept::kAuto;
+    } else if (value == "preload") {
+      run.intercept = Intercept::kPreload;
+    } else if (value == "seccomp") {
+      run.intercept = Intercept::kSeccomp;
+      run.master = true;
+    } else {
+      return fail("invalid value " + quoted(value) +
+                  " for --intercept (expected auto, preload or seccomp)");
+    }
+    return true;
+  }
+
   bool set_pid(std::string_view value) {
     std::optional<int64_t> n = parse_number(value);
     if (!n || *n < 1 || *n > INT_MAX || value[0] == '+')
@@ -245,6 +263,8 @@ struct Parser {
       case OptionId::kMulti:
         run.master = true;
         return set_count("multi", value, 1, kMaxCopies, &run.copies);
+      case OptionId::kIntercept:
+        return set_intercept(value);
       default:
         return true;
     }
@@ -342,8 +362,9 @@ struct Parser {
       fail("--fork and --exec cannot be used together");
     } else if (run.master && saw_exec) {
       fail(
-          "--master (and --revive, --multi) cannot be used with --exec: the "
-          "master keeps one PID and runs generations side by side");
+          "--master (and --revive, --multi, --intercept=seccomp) cannot be "
+          "used with --exec: the master keeps one PID and runs generations "
+          "side by side");
     } else if (run.stop_signal != 0 && saw_exec) {
       fail(
           "--stop-signal needs --fork: in exec mode the old and the new "

@@ -28,6 +28,12 @@ bool is_control(Action action);
 // "--restart", "--status" or "--stop"; "" for the other actions.
 std::string_view action_flag(Action action);
 
+// How huptime sees the program's sockets: the preloaded library (dynamic
+// programs that call libc), or seccomp user notification from the master
+// (static and Go programs, which make raw system calls). kAuto picks
+// seccomp for those under --master (launcher/intercept.h).
+enum class Intercept { kAuto, kPreload, kSeccomp };
+
 // What the library is told about restarts (lib/config.h LaunchConfig);
 // only with Action::kRun.
 struct RunSettings {
@@ -42,8 +48,10 @@ struct RunSettings {
   // --revive and --multi imply it.
   bool master = false;
   bool revive = false;
-  int revive_limit = 10;  // revivals in a row; 0: no limit
-  int copies = 1;         // --multi
+  int revive_limit = 10;                   // revivals in a row; 0: no limit
+  int copies = 1;                          // --multi
+  Intercept intercept = Intercept::kAuto;  // --intercept=seccomp implies
+                                           // --master
 };
 
 inline constexpr int kMaxCopies = 64;

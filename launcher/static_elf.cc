@@ -68,6 +68,23 @@ bool has_no_interp(std::span<const unsigned char> bytes) {
   return true;
 }
 
+template <typename Ehdr, typename Phdr>
+std::vector<std::pair<size_t, size_t>> note_segments(
+    std::span<const unsigned char> bytes) {
+  std::vector<std::pair<size_t, size_t>> out;
+  std::optional<PhdrTable> table = phdr_table<Ehdr, Phdr>(bytes);
+  if (!table || table->end > bytes.size()) return out;
+  for (size_t i = 0; i < table->count; ++i) {
+    Phdr phdr;
+    std::memcpy(&phdr, bytes.data() + table->offset + i * sizeof phdr,
+                sizeof phdr);
+    if (phdr.p_type == PT_NOTE && phdr.p_filesz > 0 &&
+        phdr.p_filesz <= kMaxHeaderBytes)
+      out.emplace_back(phdr.p_offset, phdr.p_filesz);
+  }
+  return out;
+}
+
 // Reads up to `size` bytes at `offset`; returns how many were read.
 size_t read_at(int fd, unsigned char* buffer, size_t size, off_t offset) {
   size_t done = 0;
@@ -107,6 +124,65 @@ bool elf_is_static(std::span<const unsigned char> bytes) {
     default:
       return false;
   }
+}
+
+std::vector<std::pair<size_t, size_t>> elf_note_segments(
+    std::span<const unsigned char> bytes) {
+  switch (native_elf_class(bytes)) {
+    case ELFCLASS32:
+      return note_segments<Elf32_Ehdr, Elf32_Phdr>(bytes);
+    case ELFCLASS64:
+      return note_segments<Elf64_Ehdr, Elf64_Phdr>(bytes);
+    default:
+      return {};
+  }
+}
+
+bool notes_have_go_buildid(std::span<const unsigned char> notes) {
+  // Elf32_Nhdr and Elf64_Nhdr are the same three 32-bit words; name and
+  // description are padded to 4 bytes.
+  constexpr uint32_t kGoBuildIdTag = 4;
+  size_t at = 0;
+  while (at + sizeof(Elf32_Nhdr) <= notes.size()) {
+    Elf32_Nhdr note;
+    std::memcpy(&note, notes.data() + at, sizeof note);
+    at += sizeof note;
+    size_t name_size = (size_t{note.n_namesz} + 3) & ~size_t{3};
+    size_t desc_size = (size_t{note.n_descsz} + 3) & ~size_t{3};
+    if (name_size > notes.size() - at) return false;
+    if (note.n_type == kGoBuildIdTag && note.n_namesz == 3 &&
+        std::memcmp(notes.data() + at, "Go", 3) == 0)
+      return true;
+    at += name_size;
+    if (desc_size > notes.size() - at) return false;
+    at += desc_size;
+  }
+  return false;
+}
+
+std::string preload_blind_reason(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return "";
+  std::string reason;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    std::vector<unsigned char> bytes(sizeof(Elf64_Ehdr));
+    bytes.resize(read_at(fd, bytes.data(), bytes.size(), 0));
+    size_t needed = elf_bytes_needed(bytes);
+    if (needed > 0 && needed <= kMaxHeaderBytes) {
+      bytes.resize(needed);
+      bytes.resize(read_at(fd, bytes.data(), needed, 0));
+      for (auto [offset, size] : elf_note_segments(bytes)) {
+        std::vector<unsigned char> notes(size);
+        notes.resize(
+            read_at(fd, notes.data(), size, static_cast<off_t>(offset)));
+        if (notes_have_go_buildid(notes)) reason = "a Go program";
+      }
+      if (reason.empty() && elf_is_static(bytes)) reason = "statically linked";
+    }
+  }
+  close(fd);
+  return reason;
 }
 
 bool file_is_static_elf(const std::string& path) {

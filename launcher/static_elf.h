@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace huptime {
 
@@ -28,5 +30,20 @@ bool elf_is_static(std::span<const unsigned char> bytes);
 // Reads just enough of the file at `path` to apply elf_is_static(). False
 // when the file cannot be read; never blocks on a FIFO; opens with O_CLOEXEC.
 bool file_is_static_elf(const std::string& path);
+
+// Go programs make their own system calls even when dynamically linked (a
+// preloaded bind() never runs), and carry a "Go" build-id note (type 4) in
+// a PT_NOTE segment. Where those segments lie, from the same bytes as
+// elf_is_static(): {offset, size} pairs.
+std::vector<std::pair<size_t, size_t>> elf_note_segments(
+    std::span<const unsigned char> bytes);
+
+// True when `notes` (the contents of one PT_NOTE segment) holds a note
+// owned by "Go" of type 4 (the Go build id).
+bool notes_have_go_buildid(std::span<const unsigned char> notes);
+
+// Why the preloaded library cannot see the program at `path`: "statically
+// linked", "a Go program", or "" when it can (or the file cannot be read).
+std::string preload_blind_reason(const std::string& path);
 
 }  // namespace huptime

@@ -160,8 +160,9 @@ pid_t Scenario::reload_master(int number, size_t from) {
     throw TestFailure(
         fmt::format("reload {}: the master reports a failed restart: {}",
                     number, done.line));
+  // The library's line, or the master's own for seccomp interception.
   std::regex handed_over(
-      R"(huptime\[\d+\]: new copy pid \d+ is ready; draining)");
+      R"(huptime\[\d+\]: (master: )?new copy pid \d+ is ready; draining)");
   size_t at = from;
   for (int copy = 0; copy < opts_.copies; ++copy)
     at = wait_log(

@@ -67,11 +67,11 @@ TEST_CASE("options: --master and what implies it", "[options][master]") {
 
 TEST_CASE("options: --master usage errors", "[options][master]") {
   CHECK(parse({"--master", "--exec", "app"})
-            .error.starts_with(
-                "--master (and --revive, --multi) cannot be used with --exec"));
+            .error.starts_with("--master (and --revive, --multi, "
+                               "--intercept=seccomp) cannot be "));
   CHECK(parse({"--exec", "--multi=2", "app"})
-            .error.starts_with(
-                "--master (and --revive, --multi) cannot be used with --exec"));
+            .error.starts_with("--master (and --revive, --multi, "
+                               "--intercept=seccomp) cannot be "));
   CHECK(parse({"--multi=0", "app"}).error ==
         "invalid value '0' for --multi (expected 1 to 64)");
   CHECK(parse({"--multi=65", "app"}).error ==
