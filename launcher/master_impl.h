@@ -55,6 +55,8 @@ struct InterceptedGen {
   GenShared* page = nullptr;
   RestartMachine machine;
   uint32_t successor = 0;  // the generation this one is starting
+  pid_t replaced_by = -1;  // told to stop for this pid; not yet seen to
+                           // stop accepting
   bool ready = false;
   bool exited = false;
 };

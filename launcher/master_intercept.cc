@@ -262,6 +262,17 @@ void Master::intercepted_exit(InterceptedGen& gen) {
 void Master::intercepted_tick(int64_t now) {
   for (size_t k = 0; k < intercepted_.size(); ++k) {
     InterceptedGen& gen = *intercepted_[k];
+    if (gen.replaced_by > 0) {
+      std::set<uint64_t> shared;
+      for (const FdInode& held : held_.held()) shared.insert(held.inode);
+      if (gen.exited || !holds_any_socket(gen.leader, shared)) {
+        log(LogLevel::kInfo, "new copy " + pid_text(gen.replaced_by) +
+                                 " is ready; draining " +
+                                 pid_text(gen.leader) +
+                                 ": it no longer accepts");
+        gen.replaced_by = -1;
+      }
+    }
     if (gen.exited) continue;
     if (gen.machine.deadline_ms() >= 0 && now >= gen.machine.deadline_ms()) {
       RestartEvent event = gen.machine.deadline_event();
@@ -283,10 +294,10 @@ void Master::intercepted_tick(int64_t now) {
                              std::to_string(gen.number) + ")");
     for (auto& old : intercepted_) {
       if (old->successor != gen.number) continue;
-      log(LogLevel::kInfo, "new copy " + pid_text(gen.leader) +
-                               " is ready; draining " + pid_text(old->leader));
-      if (!old->exited)
+      if (!old->exited) {
+        old->replaced_by = gen.leader;
         apply(*old, old->machine.on(RestartEvent::kNewReady, now), now);
+      }
       old->successor = 0;
       Copy& copy = copies_[gen.copy];
       copy.generation = gen.number;

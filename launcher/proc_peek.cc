@@ -138,14 +138,19 @@ std::string remote_absolute_path(pid_t pid, int dirfd,
   return p.lexically_normal().string();
 }
 
-bool waiting_for_work(pid_t pid) {
+namespace {
+
+// Calls `each(pid, tid)` for every thread of `pid` and its descendants
+// (at most 256 processes) until it returns true.
+template <typename Each>
+bool any_thread(pid_t pid, Each each) {
   std::vector<pid_t> pids{pid};
   for (size_t i = 0; i < pids.size() && i < 256; ++i) {
     DIR* dir = opendir(proc(pids[i], "task").c_str());
     if (!dir) continue;
     while (dirent* entry = readdir(dir)) {
       if (entry->d_name[0] == '.') continue;
-      if (thread_waits(pids[i], entry->d_name)) {
+      if (each(pids[i], std::string(entry->d_name))) {
         closedir(dir);
         return true;
       }
@@ -157,6 +162,36 @@ bool waiting_for_work(pid_t pid) {
     closedir(dir);
   }
   return false;
+}
+
+}  // namespace
+
+bool waiting_for_work(pid_t pid) {
+  return any_thread(pid, [](pid_t process, const std::string& tid) {
+    return thread_waits(process, tid);
+  });
+}
+
+bool holds_any_socket(pid_t pid, const std::set<uint64_t>& inodes) {
+  if (inodes.empty()) return false;
+  pid_t last = -1;
+  return any_thread(pid, [&](pid_t process, const std::string&) {
+    if (process == last) return false;  // one look per process
+    last = process;
+    DIR* dir = opendir(proc(process, "fd").c_str());
+    if (!dir) return false;
+    bool found = false;
+    while (dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] == '.') continue;
+      uint64_t inode = remote_socket_inode(process, std::atoi(entry->d_name));
+      if (inode != 0 && inodes.count(inode)) {
+        found = true;
+        break;
+      }
+    }
+    closedir(dir);
+    return found;
+  });
 }
 
 }  // namespace huptime

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace huptime {
@@ -38,6 +39,10 @@ bool remote_fd_cloexec(pid_t pid, int fd);
 // absolute, else resolved against its working directory (dirfd AT_FDCWD)
 // or its fd `dirfd`. Lexically normal; empty when it cannot be told.
 std::string remote_absolute_path(pid_t pid, int dirfd, const std::string& path);
+
+// True when `pid` or one of its descendants has an fd open on one of the
+// sockets `inodes`.
+bool holds_any_socket(pid_t pid, const std::set<uint64_t>& inodes);
 
 // True when a thread of `pid`, or of one of its children, is blocked in a
 // call that waits for connections or events (accept, epoll, poll,

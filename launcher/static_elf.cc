@@ -150,7 +150,9 @@ bool notes_have_go_buildid(std::span<const unsigned char> notes) {
     size_t name_size = (size_t{note.n_namesz} + 3) & ~size_t{3};
     size_t desc_size = (size_t{note.n_descsz} + 3) & ~size_t{3};
     if (name_size > notes.size() - at) return false;
-    if (note.n_type == kGoBuildIdTag && note.n_namesz == 3 &&
+    // The Go linker writes the name padded: n_namesz 4, "Go\0\0".
+    if (note.n_type == kGoBuildIdTag &&
+        (note.n_namesz == 3 || note.n_namesz == 4) &&
         std::memcmp(notes.data() + at, "Go", 3) == 0)
       return true;
     at += name_size;

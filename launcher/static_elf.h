@@ -39,7 +39,7 @@ std::vector<std::pair<size_t, size_t>> elf_note_segments(
     std::span<const unsigned char> bytes);
 
 // True when `notes` (the contents of one PT_NOTE segment) holds a note
-// owned by "Go" of type 4 (the Go build id).
+// owned by "Go" of type 4 (the Go build id; name "Go\0", padded or not).
 bool notes_have_go_buildid(std::span<const unsigned char> notes);
 
 // Why the preloaded library cannot see the program at `path`: "statically
