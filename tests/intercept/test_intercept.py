@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Seccomp interception (huptime --master with a static program), the cases
+a reload under load does not show:
+
+  privilege  the master runs as root, the program as nobody (setpriv): a
+             new version that asks for a privileged port gets EACCES, as it
+             would without huptime, and the old version serves on;
+  io_uring   a program that tries io_uring gets ENOSYS, falls back to plain
+             system calls, and the master says why in one line;
+  drain      an old version that ignores its stop signal is killed after
+             --drain-timeout, and the new one serves;
+  preload    --intercept=preload on a static program: the launcher's
+             warning names the reason and the way out (--master).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "supervise"))
+from common import (Fail, Skip, free_port, http_get, log, master_lines,  # noqa
+                    run, wait_for, write_body)
+
+
+def start(args, tmp, group, name, command, launcher_args=()):
+    log_path = os.path.join(tmp, name + ".log")
+    master = group.start([args.huptime, "--master", *launcher_args, "--",
+                          *command], stderr=open(log_path, "w"))
+    return master, log_path
+
+
+def text_of(log_path):
+    with open(log_path, errors="replace") as f:
+        return f.read()
+
+
+def restart(args, master):
+    return subprocess.run([args.huptime, "--restart", f"--pid={master.pid}"],
+                          capture_output=True, text=True, timeout=60)
+
+
+def stop(master):
+    master.send_signal(signal.SIGTERM)
+    master.wait(timeout=20)
+
+
+def privileged_port():
+    """A port below 1024 that root can bind now, or None."""
+    import socket
+    for port in range(990, 900, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    return None
+
+
+def case_privilege(args, tmp, group):
+    if os.geteuid() != 0:
+        raise Skip("needs root (the master must be privileged)")
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        if int(f.read()) < 1024:
+            raise Skip("unprivileged processes may bind low ports here")
+    low = privileged_port()
+    if low is None:
+        raise Skip("no free port below 1024")
+    port = free_port()
+    os.chmod(tmp, 0o755)
+    os.chmod(os.path.dirname(tmp), 0o755)
+    body = os.path.join(tmp, "body")
+    config = os.path.join(tmp, "listen")
+    write_body(body, 0)
+    with open(config, "w") as f:
+        f.write(f"tcp:127.0.0.1:{port}\n")
+    # The helper reads its address from argv, so a shell wrapper picks the
+    # address of the version being started from a file.
+    wrapper = os.path.join(tmp, "serve.sh")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup "
+                "--clear-groups --inh-caps=-all "
+                f"{os.path.join(args.helpers, 'srv_static')} "
+                f"--listen \"$(cat {config})\" --body-file {body}\n")
+    os.chmod(wrapper, 0o755)
+    master, log_path = start(args, tmp, group, "privilege", [wrapper],
+                             ["--intercept=seccomp"])
+    wait_for(lambda: http_get(port), 20, "the first answer")
+    with open(config, "w") as f:
+        f.write(f"tcp:127.0.0.1:{low}\n")
+    write_body(body, 1)
+    out = restart(args, master)
+    if out.returncode != 1 or "restart failed" not in out.stderr:
+        raise Fail(f"a new version binding port {low} as nobody: --restart "
+                   f"exited {out.returncode}: {out.stderr!r}")
+    if "Permission denied" not in text_of(log_path):
+        raise Fail("the new version did not get EACCES for port "
+                   f"{low}:\n{text_of(log_path)[-2000:]}")
+    if http_get(port) != "version 0 of supervise\n":
+        raise Fail("the old version no longer answers")
+    import socket
+    with socket.socket() as s:
+        try:
+            s.connect(("127.0.0.1", low))
+            raise Fail(f"something listens on port {low}")
+        except ConnectionRefusedError:
+            pass
+    stop(master)
+    log(f"privilege: port {low} refused to nobody ({out.stderr.strip()})")
+
+
+def case_io_uring(args, tmp, group):
+    port = free_port()
+    body = os.path.join(tmp, "body")
+    write_body(body, 0)
+    master, log_path = start(
+        args, tmp, group, "io_uring",
+        [os.path.join(args.helpers, "srv_static"), "--io-uring", "--listen",
+         f"tcp:127.0.0.1:{port}", "--body-file", body])
+    wait_for(lambda: http_get(port), 20, "the first answer")
+    text = text_of(log_path)
+    if "called io_uring_setup(): refused with ENOSYS" not in text:
+        raise Fail(f"no message about io_uring:\n{text[-2000:]}")
+    if "io_uring_setup: Function not implemented; using plain calls" \
+            not in text:
+        raise Fail(f"the program did not get ENOSYS:\n{text[-2000:]}")
+    stop(master)
+    log("io_uring: refused with ENOSYS, the program fell back and serves")
+
+
+def case_drain(args, tmp, group):
+    port = free_port()
+    body = os.path.join(tmp, "body")
+    write_body(body, 0)
+    # WINCH is ignored by default: the old version never stops by itself.
+    master, log_path = start(
+        args, tmp, group, "drain",
+        [os.path.join(args.helpers, "srv_static"), "--listen",
+         f"tcp:127.0.0.1:{port}", "--body-file", body],
+        ["--stop-signal=WINCH", "--drain-timeout=1s"])
+    wait_for(lambda: http_get(port), 20, "the first answer")
+    old = [line for line in master_lines(log_path) if "started pid" in line]
+    old_pid = int(old[0].split("started pid ")[1].split()[0])
+    write_body(body, 1)
+    began = time.monotonic()
+    out = restart(args, master)
+    if out.returncode != 0:
+        raise Fail(f"--restart: {out.stderr}")
+    wait_for(lambda: not os.path.exists(f"/proc/{old_pid}")
+             or open(f"/proc/{old_pid}/stat").read().split()[2] == "Z",
+             15, f"the old pid {old_pid} to be killed")
+    took = time.monotonic() - began
+    if "still running after the drain timeout; killing it" \
+            not in text_of(log_path):
+        raise Fail("the master did not say it killed the old version")
+    if http_get(port) != "version 1 of supervise\n":
+        raise Fail("the new version does not answer")
+    stop(master)
+    log(f"drain: the old pid {old_pid} was killed {took:.2f} s after the "
+        "restart began (--drain-timeout=1s)")
+
+
+def case_preload(args, tmp, group):
+    out = subprocess.run(
+        [args.huptime, "--intercept=preload", "--master",
+         os.path.join(args.helpers, "srv_static"), "--listen", "tcp:x"],
+        capture_output=True, text=True, timeout=30)
+    if "is statically linked; the preloaded library cannot see its " \
+            "sockets" not in out.stderr or "--master" not in out.stderr:
+        raise Fail(f"no warning with --intercept=preload: {out.stderr!r}")
+    log("preload: " + out.stderr.splitlines()[0])
+
+
+def test(args, tmp, group):
+    skipped = []
+    for case in (case_io_uring, case_drain, case_preload, case_privilege):
+        sub = os.path.join(tmp, case.__name__)
+        os.mkdir(sub)
+        try:
+            case(args, sub, group)
+        except Skip as skip:
+            log(f"{case.__name__}: SKIP: {skip}")
+            skipped.append(case.__name__)
+    if len(skipped) == 4:
+        raise Skip("every case skipped")
+
+
+run(test)
