@@ -65,6 +65,50 @@ TEST_CASE("elf: real files", "[elf]") {
   CHECK_FALSE(file_is_static_elf(fifo));  // and does not block
 }
 
+namespace {
+
+// One ELF note: header, name padded to 4, description padded to 4.
+std::string note(uint32_t type, std::string name, std::string desc) {
+  Elf64_Nhdr header{static_cast<Elf64_Word>(name.size()),
+                    static_cast<Elf64_Word>(desc.size()), type};
+  std::string out(reinterpret_cast<const char*>(&header), sizeof header);
+  name.resize((name.size() + 3) & ~size_t{3}, '\0');
+  desc.resize((desc.size() + 3) & ~size_t{3}, '\0');
+  return out + name + desc;
+}
+
+}  // namespace
+
+TEST_CASE("elf: the Go build-id note", "[elf][go]") {
+  using namespace std::string_literals;
+  std::string gnu = note(3, "GNU\0"s, std::string(20, 'x'));
+  // As the Go linker writes it: "Go\0\0", n_namesz 4, type 4.
+  std::string go = note(4, "Go\0\0"s, "abc/def/ghi");
+  CHECK(notes_have_go_buildid(as_bytes(gnu + go)));
+  CHECK(notes_have_go_buildid(as_bytes(note(4, "Go\0"s, "id"))));
+  CHECK_FALSE(notes_have_go_buildid(as_bytes(gnu)));
+  CHECK_FALSE(notes_have_go_buildid(as_bytes(note(3, "Go\0\0"s, "id"))));
+  CHECK_FALSE(notes_have_go_buildid(as_bytes(note(4, "Gx\0\0"s, "id"))));
+  // Cut short anywhere: never read past the end, never a match.
+  std::string both = gnu + go;
+  for (size_t n = 0; n < gnu.size() + sizeof(Elf64_Nhdr) + 3; ++n)
+    CHECK_FALSE(notes_have_go_buildid(as_bytes(both.substr(0, n))));
+  Elf64_Nhdr huge{0xfffffff0u, 0xfffffff0u, 4};
+  CHECK_FALSE(notes_have_go_buildid(as_bytes(
+      std::string(reinterpret_cast<const char*>(&huge), sizeof huge))));
+}
+
+TEST_CASE("elf: why the preload cannot see a program", "[elf]") {
+  TempDir tmp;
+  CHECK(preload_blind_reason("/bin/true").empty());
+  CHECK(preload_blind_reason(tmp.write("tiny", elf64({PT_LOAD}), 0755)) ==
+        "statically linked");
+  CHECK(preload_blind_reason(tmp.write("script", "#!/bin/sh\n", 0755)).empty());
+  CHECK(preload_blind_reason(tmp / "missing").empty());
+  if (access("/usr/bin/caddy", R_OK) == 0)
+    CHECK(preload_blind_reason("/usr/bin/caddy") == "a Go program");
+}
+
 // ----------------------------------------------------------- library path
 
 TEST_CASE("library: relative path from bindir to the huptime libdir",

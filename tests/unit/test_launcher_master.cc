@@ -65,6 +65,24 @@ TEST_CASE("options: --master and what implies it", "[options][master]") {
   CHECK(multi.options.run.copies == 4);
 }
 
+TEST_CASE("options: --intercept", "[options][master]") {
+  ParseResult seccomp = parse({"--intercept=seccomp", "app"});
+  REQUIRE(seccomp.error.empty());
+  CHECK(seccomp.options.run.intercept == Intercept::kSeccomp);
+  CHECK(seccomp.options.run.master);  // implied
+  ParseResult preload = parse({"--intercept", "preload", "app"});
+  REQUIRE(preload.error.empty());
+  CHECK(preload.options.run.intercept == Intercept::kPreload);
+  CHECK_FALSE(preload.options.run.master);
+  CHECK(parse({"app"}).options.run.intercept == Intercept::kAuto);
+  CHECK(parse({"--intercept=ptrace", "app"}).error ==
+        "invalid value 'ptrace' for --intercept (expected auto, preload or "
+        "seccomp)");
+  CHECK(parse({"--intercept=seccomp", "--exec", "app"})
+            .error.starts_with("--master (and --revive, --multi, "
+                               "--intercept=seccomp) cannot be "));
+}
+
 TEST_CASE("options: --master usage errors", "[options][master]") {
   CHECK(parse({"--master", "--exec", "app"})
             .error.starts_with("--master (and --revive, --multi, "
