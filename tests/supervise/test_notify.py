@@ -20,7 +20,11 @@ import time
 
 from common import Fail, free_port, http_get, log, run, wait_for, write_body
 
-MODES = ["fork", "exec", "master"]
+MODES = ["fork", "exec", "master", "seccomp"]
+# seccomp: --master with the program's system calls intercepted instead of
+# the library preloaded (the master speaks for it, as in master mode).
+LAUNCH = {"fork": ["--fork"], "exec": ["--exec"], "master": ["--master"],
+          "seccomp": ["--master", "--intercept=seccomp"]}
 
 
 class NotifySocket:
@@ -88,10 +92,11 @@ def one_mode(args, tmp, group, mode):
                                             "term_server.py"), str(port), body]
     env = dict(os.environ, NOTIFY_SOCKET=notify.path)
     proc = group.start(
-        [args.huptime, f"--{mode}", f"--check=test -e {allow}", "--",
+        [args.huptime, *LAUNCH[mode], f"--check=test -e {allow}", "--",
          *command], env=env,
         stderr=open(os.path.join(tmp, f"huptime-{mode}.log"), "w"))
-    ready = {"READY": "1", "STATUS": "serving"} if mode == "master" else {
+    ready = {"READY": "1", "STATUS": "serving"} if mode in (
+        "master", "seccomp") else {
         "READY": "1"}
     expect(notify.next(), ready, f"{mode}: first start")
     wait_for(lambda: http_get(port), 10, "the first answer")
@@ -162,7 +167,16 @@ def test(args, tmp, group):
     for mode in MODES:
         one_mode(args, tmp, group, mode)
     for mode in MODES:
-        ready_notify_first_start(args, tmp, group, mode)
+        if mode != "seccomp":
+            ready_notify_first_start(args, tmp, group, mode)
+    # The master judges a seccomp generation's readiness itself.
+    out = subprocess.run([args.huptime, *LAUNCH["seccomp"], "--ready=notify",
+                          "--", "/bin/true"], capture_output=True, text=True,
+                         timeout=30)
+    if out.returncode != 2 or "--ready=notify cannot be used with seccomp" \
+            not in out.stderr:
+        raise Fail(f"seccomp --ready=notify: exit {out.returncode}, "
+                   f"{out.stderr!r}")
 
 
 run(test)
