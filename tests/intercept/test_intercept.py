@@ -9,6 +9,8 @@ a reload under load does not show:
              system calls, and the master says why in one line;
   drain      an old version that ignores its stop signal is killed after
              --drain-timeout, and the new one serves;
+  nobody     the whole service, master included, as an unprivileged user
+             (the filter then needs no_new_privs): restarts all the same;
   preload    --intercept=preload on a static program: the launcher's
              warning names the reason and the way out (--master).
 """
@@ -162,6 +164,55 @@ def case_drain(args, tmp, group):
         "restart began (--drain-timeout=1s)")
 
 
+def case_nobody(args, tmp, group):
+    if os.geteuid() != 0:
+        raise Skip("needs root to become nobody")
+    for path in (args.huptime, os.path.join(args.helpers, "srv_static")):
+        if not os.access(path, os.X_OK) or any(
+                not os.stat(d).st_mode & 0o001
+                for d in parents(os.path.dirname(path))):
+            raise Skip(f"nobody cannot run {path}")
+    os.chmod(tmp, 0o755)
+    os.chmod(os.path.dirname(tmp), 0o755)
+    port = free_port()
+    body = os.path.join(tmp, "body")
+    write_body(body, 0)
+    os.chmod(body, 0o644)
+    master, log_path = start(
+        args, tmp, group, "nobody",
+        [os.path.join(args.helpers, "srv_static"), "--listen",
+         f"tcp:127.0.0.1:{port}", "--body-file", body])
+    master.kill()  # started as root: replace it with one as nobody
+    master.wait(timeout=10)
+    wait_for(lambda: http_get(port) is None, 10, "the root copy to go")
+    master = group.start(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+         args.huptime, "--master", "--",
+         os.path.join(args.helpers, "srv_static"), "--listen",
+         f"tcp:127.0.0.1:{port}", "--body-file", body],
+        stderr=open(log_path, "w"))
+    wait_for(lambda: http_get(port), 20, "the first answer as nobody")
+    for version in (1, 2):
+        write_body(body, version)
+        os.chmod(body, 0o644)
+        out = restart(args, master)
+        if out.returncode != 0:
+            raise Fail(f"restart {version} as nobody: {out.stderr}\n"
+                       f"{text_of(log_path)[-2000:]}")
+        if http_get(port) != f"version {version} of supervise\n":
+            raise Fail(f"restart {version} as nobody: wrong version")
+    stop(master)
+    log("nobody: two restarts of a service run entirely as nobody")
+
+
+def parents(path):
+    out = []
+    while path not in ("/", ""):
+        out.append(path)
+        path = os.path.dirname(path)
+    return out
+
+
 def case_preload(args, tmp, group):
     out = subprocess.run(
         [args.huptime, "--intercept=preload", "--master",
@@ -175,7 +226,9 @@ def case_preload(args, tmp, group):
 
 def test(args, tmp, group):
     skipped = []
-    for case in (case_io_uring, case_drain, case_preload, case_privilege):
+    cases = (case_io_uring, case_drain, case_preload, case_privilege,
+             case_nobody)
+    for case in cases:
         sub = os.path.join(tmp, case.__name__)
         os.mkdir(sub)
         try:
@@ -183,7 +236,7 @@ def test(args, tmp, group):
         except Skip as skip:
             log(f"{case.__name__}: SKIP: {skip}")
             skipped.append(case.__name__)
-    if len(skipped) == 4:
+    if len(skipped) == len(cases):
         raise Skip("every case skipped")
 
 
