@@ -2,14 +2,16 @@
 """Renders the compat suite's results as the README's compatibility table.
 
 Each compat test (tests/compat/meson.build) writes NAME.json into
-BUILDDIR/tests/compat/. This script reads them, in the suite's order, and
+BUILDDIR/tests/compat/, and each intercept test (static and Go programs
+under seccomp interception, tests/intercept/meson.build) into
+BUILDDIR/tests/intercept/. This script reads them, in the suites' order, and
 prints a Markdown table; with --update README.md it replaces the text
 between the markers
 
     <!-- compat-table:begin -->
     <!-- compat-table:end -->
 
-in that file instead. Usage, after `meson test -C BUILDDIR --suite compat`:
+in that file instead. Usage, after `meson test -C BUILDDIR --suite compat --suite intercept`:
 
     tests/compat/table.py BUILDDIR [--update README.md] [--note TEXT]
 """
@@ -22,6 +24,7 @@ import sys
 
 BEGIN = "<!-- compat-table:begin -->"
 END = "<!-- compat-table:end -->"
+SUITES = ("compat", "intercept")
 
 
 def suite_order(builddir):
@@ -32,18 +35,21 @@ def suite_order(builddir):
     except OSError:
         return []
     return [t["name"] for t in tests
-            if any(suite.split(":")[-1] == "compat"
+            if any(suite.split(":")[-1] in SUITES
                    for suite in t.get("suite", []))]
 
 
 def load_results(builddir):
     results = {}
-    for path in sorted((builddir / "tests" / "compat").glob("*.json")):
-        try:
-            result = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            sys.exit(f"{path}: {error}")
-        results[result["name"]] = result
+    for suite in SUITES:
+        for path in sorted((builddir / "tests" / suite).glob("*.json")):
+            try:
+                result = json.loads(path.read_text())
+            except (OSError, ValueError) as error:
+                sys.exit(f"{path}: {error}")
+            if suite == "intercept":
+                result["mode"] += " (seccomp)"
+            results[result["name"]] = result
     order = suite_order(builddir)
     ranked = sorted(results.values(),
                     key=lambda r: (order.index(r["name"])
@@ -69,7 +75,7 @@ def render(results, note):
     ]
     lines += [row(r) for r in results]
     lines.append("")
-    lines.append(f"Measured by `meson test --suite compat` on "
+    lines.append(f"Measured by `meson test --suite compat --suite intercept` on "
                  f"{platform.system()} {platform.release()}, "
                  f"{len(results)} cases; worst latency is the slowest request "
                  "of the whole run, restarts included." +
