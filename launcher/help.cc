@@ -10,7 +10,8 @@ namespace huptime {
 // columns.
 std::string_view help_text() {
   return R"HELP(Usage: huptime [OPTION]... [--] COMMAND [ARG]...
-  or:  huptime --master [--revive] [--multi=N] [OPTION]... [--] COMMAND...
+  or:  huptime --master [--revive] [--multi=N] [--intercept=HOW] [OPTION]...
+               [--] COMMAND...
   or:  huptime --restart [--timeout=DUR] TARGET
   or:  huptime --status TARGET
   or:  huptime --stop [--timeout=DUR] TARGET
@@ -104,9 +105,11 @@ most 7 days. An option's value may also be the next argument (--unlink
 FILE). Options end at '--' or at the first argument that is not one:
 everything from COMMAND on is passed to COMMAND untouched.
 
-COMMAND is searched for in PATH unless it contains a '/'. It must be
-dynamically linked: huptime warns that a static executable's sockets
-cannot be kept.
+COMMAND is searched for in PATH unless it contains a '/'. The preloaded
+library reaches only dynamically linked programs that call libc; static
+and Go programs need --master, which then intercepts their system calls
+with seccomp (--intercept). Without --master, huptime warns that their
+sockets cannot be kept.
 
 Control commands, for a service already running under huptime (only
 its own user and root may use them):

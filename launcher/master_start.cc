@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -40,10 +41,14 @@ struct ChildError {
 [[noreturn]] void exec_child(const std::string& path, char** argv, char** env,
                              char* handoff_value, const int* keep, int n_keep,
                              const sigset_t& mask, int error_pipe,
-                             int notify_channel) {
+                             int notify_channel, pid_t master) {
   if (handoff_value) patch_handoff_pid(handoff_value, getpid());
   for (int i = 0; i < n_keep; ++i) fcntl(keep[i], F_SETFD, 0);
   if (notify_channel >= 0) {
+    // Without the master, trapped calls fail: end with it, as a preloaded
+    // generation does when its master link hangs up.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master) _exit(127);
     int notify_fd = install_syscall_filter();
     if (notify_fd < 0) child_failed(error_pipe, ChildError::kFilter);
     if (send_fd(notify_channel, notify_fd) != 0)
@@ -82,11 +87,12 @@ Started fork_exec(const std::string& path, char** argv, char** env,
     out.error = std::string("pipe: ") + strerror(errno);
     return out;
   }
+  pid_t master = getpid();
   pid_t pid = fork();
   if (pid == 0)
     exec_child(path, argv, env, handoff_value, keep.data(),
-               static_cast<int>(keep.size()), mask, pipe_fds[1],
-               notify_channel);
+               static_cast<int>(keep.size()), mask, pipe_fds[1], notify_channel,
+               master);
   int fork_errno = errno;
   close(pipe_fds[1]);
   if (pid < 0) {

@@ -11,6 +11,9 @@ a reload under load does not show:
              --drain-timeout, and the new one serves;
   nobody     the whole service, master included, as an unprivileged user
              (the filter then needs no_new_privs): restarts all the same;
+  orphan     a master killed with SIGKILL: the program gets SIGTERM (its
+             trapped calls could no longer be answered), and the port is
+             free for a new master;
   preload    --intercept=preload on a static program: the launcher's
              warning names the reason and the way out (--master).
 """
@@ -205,6 +208,36 @@ def case_nobody(args, tmp, group):
     log("nobody: two restarts of a service run entirely as nobody")
 
 
+def case_orphan(args, tmp, group):
+    port = free_port()
+    body = os.path.join(tmp, "body")
+    write_body(body, 0)
+    master, log_path = start(
+        args, tmp, group, "orphan",
+        [os.path.join(args.helpers, "srv_static"), "--listen",
+         f"tcp:127.0.0.1:{port}", "--body-file", body])
+    wait_for(lambda: http_get(port), 20, "the first answer")
+    line = [x for x in master_lines(log_path) if "started pid" in x][0]
+    child = int(line.split("started pid ")[1].split()[0])
+    master.kill()
+    master.wait(timeout=10)
+
+    def gone():
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                return f.read().split(") ")[1].split()[0] == "Z"
+        except OSError:
+            return True
+    wait_for(gone, 10, f"pid {child} to end after its master was killed")
+    import socket
+    with socket.socket() as s:
+        # As servers do: TIME_WAIT connections do not count, a listener does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
+    log(f"orphan: pid {child} ended with its master; port {port} is free")
+
+
 def parents(path):
     out = []
     while path not in ("/", ""):
@@ -226,8 +259,8 @@ def case_preload(args, tmp, group):
 
 def test(args, tmp, group):
     skipped = []
-    cases = (case_io_uring, case_drain, case_preload, case_privilege,
-             case_nobody)
+    cases = (case_io_uring, case_drain, case_preload, case_orphan,
+             case_privilege, case_nobody)
     for case in cases:
         sub = os.path.join(tmp, case.__name__)
         os.mkdir(sub)
