@@ -14,6 +14,9 @@ a reload under load does not show:
   orphan     a master killed with SIGKILL: the program gets SIGTERM (its
              trapped calls could no longer be answered), and the port is
              free for a new master;
+  revive     --revive: a killed program is started again, and a request
+             made while none runs waits in the held listener's queue and
+             is answered by the revived one;
   preload    --intercept=preload on a static program: the launcher's
              warning names the reason and the way out (--master).
 """
@@ -208,6 +211,15 @@ def case_nobody(args, tmp, group):
     log("nobody: two restarts of a service run entirely as nobody")
 
 
+def process_gone(pid):
+    """Exited (a zombie, or reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def case_orphan(args, tmp, group):
     port = free_port()
     body = os.path.join(tmp, "body")
@@ -222,13 +234,8 @@ def case_orphan(args, tmp, group):
     master.kill()
     master.wait(timeout=10)
 
-    def gone():
-        try:
-            with open(f"/proc/{child}/stat") as f:
-                return f.read().split(") ")[1].split()[0] == "Z"
-        except OSError:
-            return True
-    wait_for(gone, 10, f"pid {child} to end after its master was killed")
+    wait_for(lambda: process_gone(child), 10,
+             f"pid {child} to end after its master was killed")
     import socket
     with socket.socket() as s:
         # As servers do: TIME_WAIT connections do not count, a listener does.
@@ -236,6 +243,35 @@ def case_orphan(args, tmp, group):
         s.bind(("127.0.0.1", port))
         s.listen()
     log(f"orphan: pid {child} ended with its master; port {port} is free")
+
+
+def case_revive(args, tmp, group):
+    port = free_port()
+    body = os.path.join(tmp, "body")
+    write_body(body, 0)
+    master, log_path = start(
+        args, tmp, group, "revive",
+        [os.path.join(args.helpers, "srv_static"), "--listen",
+         f"tcp:127.0.0.1:{port}", "--body-file", body], ["--revive"])
+    wait_for(lambda: http_get(port), 20, "the first answer")
+    for round in range(3):
+        line = [x for x in master_lines(log_path) if "started pid" in x][-1]
+        child = int(line.split("started pid ")[1].split()[0])
+        os.kill(child, signal.SIGKILL)
+        # Dead first (a dying process may still accept), then a request
+        # while the revival waits out its 100 ms back-off.
+        wait_for(lambda: process_gone(child), 10, f"pid {child} to die")
+        began = time.monotonic()
+        answer = http_get(port, timeout=10)
+        if answer != "version 0 of supervise\n":
+            raise Fail(f"revival {round + 1}: a request made after the kill "
+                       f"got {answer!r}")
+        log(f"revive: pid {child} killed; a request made at once was "
+            f"answered {time.monotonic() - began:.3f} s later")
+        wait_for(lambda: len([x for x in master_lines(log_path)
+                              if "is ready (revived)" in x]) > round, 10,
+                 f"revival {round + 1}")
+    stop(master)
 
 
 def parents(path):
@@ -260,7 +296,7 @@ def case_preload(args, tmp, group):
 def test(args, tmp, group):
     skipped = []
     cases = (case_io_uring, case_drain, case_preload, case_orphan,
-             case_privilege, case_nobody)
+             case_revive, case_privilege, case_nobody)
     for case in cases:
         sub = os.path.join(tmp, case.__name__)
         os.mkdir(sub)
