@@ -160,10 +160,6 @@ bool use_seccomp(const Options& options, const std::string& blind,
   bool seccomp = options.run.intercept == Intercept::kSeccomp ||
                  (options.run.intercept == Intercept::kAuto &&
                   options.run.master && !blind.empty());
-  if (seccomp && options.run.ready == ReadyRule::kNotify)
-    usage_error(
-        "--ready=notify cannot be used with seccomp interception (the "
-        "master judges readiness from the program's system calls)");
   if (seccomp && level >= LogLevel::kInfo)
     inform(blind.empty()
                ? fmt::format("{}: intercepting its system calls with seccomp "

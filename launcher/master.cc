@@ -227,6 +227,9 @@ void Master::run() {
       fds.push_back({gen->pidfd, POLLIN, 0});
       gen_numbers.push_back(gen->number);
     }
+    size_t first_ready = fds.size();
+    for (const auto& gen : intercepted_)
+      fds.push_back({gen->notify_fd, POLLIN, 0});  // -1: ignored by poll
     size_t first_notify = fds.size();
     if (broker_) broker_->poll_fds(&fds);
     int rc = poll(fds.data(), fds.size(), poll_timeout_ms());
@@ -241,10 +244,13 @@ void Master::run() {
     if (fds[1].revents & POLLIN) held_.read_reports(channel_);
     for (size_t i = 0; i < copies_.size(); ++i)
       if (fds[first_pidfd + i].revents & POLLIN) on_leader_exit(i);
-    for (size_t k = 0; k < gen_numbers.size(); ++k)
-      if (fds[first_gen + k].revents & POLLIN)
-        if (InterceptedGen* gen = intercepted(gen_numbers[k]))
-          if (!gen->exited) intercepted_exit(*gen);
+    for (size_t k = 0; k < gen_numbers.size(); ++k) {
+      InterceptedGen* gen = intercepted(gen_numbers[k]);
+      if (gen && (fds[first_ready + k].revents & POLLIN))
+        read_notifications(*gen);
+      if (gen && !gen->exited && (fds[first_gen + k].revents & POLLIN))
+        intercepted_exit(*gen);
+    }
     tick(monotonic_ms());
     maybe_finish();
   }

@@ -54,9 +54,11 @@ struct InterceptedGen {
   ino_t page_ino = 0;
   GenShared* page = nullptr;
   RestartMachine machine;
-  uint32_t successor = 0;  // the generation this one is starting
-  pid_t replaced_by = -1;  // told to stop for this pid; not yet seen to
-                           // stop accepting
+  uint32_t successor = 0;   // the generation this one is starting
+  pid_t replaced_by = -1;   // told to stop for this pid; not yet seen to
+                            // stop accepting
+  int notify_fd = -1;       // --ready=notify: its own NOTIFY_SOCKET
+  bool said_ready = false;  // READY=1 arrived there
   bool ready = false;
   bool exited = false;
 };
@@ -121,6 +123,7 @@ class Master {
   void begin_attempt(pid_t leader);
   void end_attempt(bool ok, const std::string& error);
   void forget_exited();
+  void read_notifications(InterceptedGen& gen);
 
   MasterPlan plan_;
   NewServicePage page_;

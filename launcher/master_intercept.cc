@@ -5,7 +5,9 @@
 //
 //   kSpawn          start the next generation under the filter
 //   new copy ready  every held listener bound (handed over by the broker)
-//                   and listened on, and a thread waiting for work
+//                   and listened on, and a thread waiting for work (or,
+//                   with --ready=notify, READY=1 on the NOTIFY_SOCKET the
+//                   master gave that generation)
 //   kStopAccepting  the --stop-signal (default TERM) to the old generation:
 //                   a Go server closes its listeners and finishes its
 //                   requests; its shutdown() of them is skipped
@@ -28,10 +30,12 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
 
 #include "clock.h"
 #include "master_impl.h"
 #include "master_start.h"
+#include "notify_socket.h"
 #include "preflight.h"
 #include "proc_peek.h"
 
@@ -99,6 +103,19 @@ void Master::start_intercepted(size_t i, const char* why) {
   StartSpec spec;
   spec.argv = plan_.argv;
   spec.env = plan_.program_env;
+  if (plan_.config.ready == ReadyRule::kNotify) {
+    std::optional<NotifySocket> notify = open_notify_socket();
+    if (!notify) {
+      log(LogLevel::kError,
+          "cannot open a notify socket: " + std::string(strerror(errno)));
+      munmap(gen->page, sizeof(GenShared));
+      close(gen->page_fd);
+      leader_dead(i, 127 << 8);
+      return;
+    }
+    gen->notify_fd = notify->fd;
+    spec.env.push_back("NOTIFY_SOCKET=" + notify->address);
+  }
   spec.mask = plan_.launch_mask;
   spec.generation = gen->number;
   spec.svc_fd = page_.fd;
@@ -112,6 +129,7 @@ void Master::start_intercepted(size_t i, const char* why) {
                               why + "): " + started.error);
     munmap(gen->page, sizeof(GenShared));
     close(gen->page_fd);
+    if (gen->notify_fd >= 0) close(gen->notify_fd);
     leader_dead(i, 127 << 8);
     return;
   }
@@ -142,7 +160,23 @@ bool Master::intercepted_serves(const InterceptedGen& gen) const {
   if (listened.empty()) return false;
   for (const FdInode& held : held_.held())
     if (!listened.count(held.inode)) return false;
+  if (plan_.config.ready == ReadyRule::kNotify) return gen.said_ready;
   return waiting_for_work(gen.leader);
+}
+
+void Master::read_notifications(InterceptedGen& gen) {
+  int dropped = 0;
+  for (const NotifyMessage& message :
+       read_notify_messages(gen.notify_fd, getuid(), &dropped))
+    if (message.ready && !gen.said_ready) {
+      gen.said_ready = true;
+      log(LogLevel::kDebug, pid_text(message.sender_pid) + " said READY=1 " +
+                                "(generation " + std::to_string(gen.number) +
+                                ")");
+    }
+  if (dropped > 0)
+    log(LogLevel::kWarn, std::to_string(dropped) +
+                             " notify message(s) from other users ignored");
 }
 
 void Master::begin_attempt(pid_t leader) {
@@ -267,8 +301,7 @@ void Master::intercepted_tick(int64_t now) {
       for (const FdInode& held : held_.held()) shared.insert(held.inode);
       if (gen.exited || !holds_any_socket(gen.leader, shared)) {
         log(LogLevel::kInfo, "new copy " + pid_text(gen.replaced_by) +
-                                 " is ready; draining " +
-                                 pid_text(gen.leader) +
+                                 " is ready; draining " + pid_text(gen.leader) +
                                  ": it no longer accepts");
         gen.replaced_by = -1;
       }
@@ -316,6 +349,7 @@ void Master::forget_exited() {
   auto done = [&](const std::unique_ptr<InterceptedGen>& gen) {
     if (!gen->exited || gen->successor != 0) return false;
     munmap(gen->page, sizeof(GenShared));
+    if (gen->notify_fd >= 0) close(gen->notify_fd);
     return true;
   };
   intercepted_.erase(
