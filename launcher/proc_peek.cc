@@ -70,7 +70,8 @@ pid_t thread_group_of(pid_t tid) {
   std::ifstream in(proc(tid, "status"));
   std::string line;
   while (std::getline(in, line))
-    if (line.starts_with("Tgid:")) return std::atoi(line.c_str() + 5);
+    if (line.starts_with("Tgid:"))
+      return static_cast<pid_t>(std::strtol(line.c_str() + 5, nullptr, 10));
   return -1;
 }
 
@@ -183,7 +184,8 @@ bool holds_any_socket(pid_t pid, const std::set<uint64_t>& inodes) {
     bool found = false;
     while (dirent* entry = readdir(dir)) {
       if (entry->d_name[0] == '.') continue;
-      uint64_t inode = remote_socket_inode(process, std::atoi(entry->d_name));
+      uint64_t inode = remote_socket_inode(
+          process, static_cast<int>(std::strtol(entry->d_name, nullptr, 10)));
       if (inode != 0 && inodes.count(inode)) {
         found = true;
         break;
