@@ -227,6 +227,11 @@ void Master::restart_intercepted(size_t i) {
         return;
       }
     }
+    // --unlink: files the new version refuses to find (a pid file).
+    for (const std::string& path : plan_.config.unlink)
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        log(LogLevel::kWarn,
+            "cannot remove " + path + " (--unlink): " + strerror(errno));
     uint32_t before = next_generation_;
     start_intercepted(i, "restart");
     if (next_generation_ == before || !intercepted(next_generation_) ||

@@ -8,7 +8,8 @@ a reload under load does not show:
   io_uring   a program that tries io_uring gets ENOSYS, falls back to plain
              system calls, and the master says why in one line;
   drain      an old version that ignores its stop signal is killed after
-             --drain-timeout, and the new one serves;
+             --drain-timeout, and the new one serves; --unlink removes its
+             file before the new version starts;
   nobody     the whole service, master included, as an unprivileged user
              (the filter then needs no_new_privs): restarts all the same;
   orphan     a master killed with SIGKILL: the program gets SIGTERM (its
@@ -142,20 +143,24 @@ def case_drain(args, tmp, group):
     port = free_port()
     body = os.path.join(tmp, "body")
     write_body(body, 0)
+    stale = os.path.join(tmp, "stale.pid")
     # WINCH is ignored by default: the old version never stops by itself.
     master, log_path = start(
         args, tmp, group, "drain",
         [os.path.join(args.helpers, "srv_static"), "--listen",
          f"tcp:127.0.0.1:{port}", "--body-file", body],
-        ["--stop-signal=WINCH", "--drain-timeout=1s"])
+        ["--stop-signal=WINCH", "--drain-timeout=1s", f"--unlink={stale}"])
     wait_for(lambda: http_get(port), 20, "the first answer")
     old = [line for line in master_lines(log_path) if "started pid" in line]
     old_pid = int(old[0].split("started pid ")[1].split()[0])
     write_body(body, 1)
+    open(stale, "w").close()
     began = time.monotonic()
     out = restart(args, master)
     if out.returncode != 0:
         raise Fail(f"--restart: {out.stderr}")
+    if os.path.exists(stale):
+        raise Fail(f"--unlink={stale}: still there after the restart")
     wait_for(lambda: not os.path.exists(f"/proc/{old_pid}")
              or open(f"/proc/{old_pid}/stat").read().split()[2] == "Z",
              15, f"the old pid {old_pid} to be killed")
