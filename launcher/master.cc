@@ -180,6 +180,7 @@ void Master::maybe_finish() {
     stop_since_ = monotonic_ms();
   }
   if (waitpid(-1, nullptr, WNOHANG | __WALL) != -1 || errno != ECHILD) return;
+  if (broker_) broker_->remove_kept_paths();
   held_.close_all();
   exit_like_service();
 }

@@ -286,6 +286,15 @@ void SyscallBroker::on_listen(Gen& gen, const seccomp_notif& req, pid_t pid) {
   held_.report(gen.number, sock, inode);
 }
 
+void SyscallBroker::remove_kept_paths() {
+  for (const std::string& path : kept_paths_) {
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+      unlink(path.c_str());
+  }
+  kept_paths_.clear();
+}
+
 // True when the path is that of a held UNIX socket: answered 0, not done.
 bool SyscallBroker::on_unlink(const seccomp_notif& req, pid_t pid) {
   bool any = false;
@@ -301,6 +310,7 @@ bool SyscallBroker::on_unlink(const seccomp_notif& req, pid_t pid) {
   std::string path = remote_absolute_path(pid, dirfd, *name);
   for (const auto& [inode, held_path] : unix_paths_)
     if (held_path == path && held_.knows(inode)) {
+      kept_paths_.insert(path);
       log_(LogLevel::kDebug, "pid " + std::to_string(pid) + ": unlink(" + path +
                                  ") skipped: a shared listener's path");
       return true;

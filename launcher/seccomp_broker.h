@@ -60,6 +60,10 @@ class SyscallBroker {
   // Answers what is waiting on `fd` (an fd from poll_fds with revents).
   void on_event(int fd, short revents);
 
+  // At the service's end: removes the paths of held UNIX sockets whose
+  // unlink() was skipped (the program would have removed them itself).
+  void remove_kept_paths();
+
   // Sockets generation `generation` has listened on (inodes).
   const std::set<uint64_t>& listened(uint32_t generation) const;
 
@@ -82,6 +86,7 @@ class SyscallBroker {
   Log log_;
   std::map<int, Gen> gens_;                     // by notification fd
   std::map<uint64_t, std::string> unix_paths_;  // socket inode → its path
+  std::set<std::string> kept_paths_;            // unlink() skipped
   size_t notif_size_ = 0;
   size_t resp_size_ = 0;
 };
