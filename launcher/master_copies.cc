@@ -170,6 +170,7 @@ void Master::on_leader_exit(size_t i) {
 void Master::leader_dead(size_t i, int status) {
   Copy& copy = copies_[i];
   pid_t pid = copy.leader;
+  if (!copy.ready) held_.drop(copy.generation);
   copy.leader = -1;
   copy.ready = false;
   copy.exit_grace = -1;

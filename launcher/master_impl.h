@@ -111,6 +111,8 @@ class Master {
   bool all_ready() const;
 
   // master_intercept.cc
+  InterceptedGen* launch_intercepted(size_t i, const char* why,
+                                     std::string* error);
   void start_intercepted(size_t i, const char* why);
   InterceptedGen* intercepted(uint32_t number);
   InterceptedGen* serving_intercepted(size_t copy);

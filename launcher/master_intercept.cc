@@ -85,20 +85,18 @@ InterceptedGen* Master::serving_intercepted(size_t copy) {
   return nullptr;
 }
 
-// Starts a generation for copy `i`; with `predecessor` set, as the new
-// copy of a restart. Returns the generation or null.
-void Master::start_intercepted(size_t i, const char* why) {
-  Copy& copy = copies_[i];
+// Starts a generation for copy `i` under the filter. Null, with *error
+// set, when it could not be started.
+InterceptedGen* Master::launch_intercepted(size_t i, const char* why,
+                                           std::string* error) {
   RestartTimeouts timeouts{plan_.config.start_timeout_ms,
                            plan_.config.drain_timeout_ms};
   auto gen = std::make_unique<InterceptedGen>(Mode::kFork, timeouts);
   gen->copy = i;
   gen->number = ++next_generation_;
   if (!create_gen_page(gen.get())) {
-    log(LogLevel::kError,
-        "cannot create a generation page: " + std::string(strerror(errno)));
-    leader_dead(i, 127 << 8);
-    return;
+    *error = "cannot create a generation page: " + std::string(strerror(errno));
+    return nullptr;
   }
   StartSpec spec;
   spec.argv = plan_.argv;
@@ -106,12 +104,10 @@ void Master::start_intercepted(size_t i, const char* why) {
   if (plan_.config.ready == ReadyRule::kNotify) {
     std::optional<NotifySocket> notify = open_notify_socket();
     if (!notify) {
-      log(LogLevel::kError,
-          "cannot open a notify socket: " + std::string(strerror(errno)));
+      *error = "cannot open a notify socket: " + std::string(strerror(errno));
       munmap(gen->page, sizeof(GenShared));
       close(gen->page_fd);
-      leader_dead(i, 127 << 8);
-      return;
+      return nullptr;
     }
     gen->notify_fd = notify->fd;
     spec.env.push_back("NOTIFY_SOCKET=" + notify->address);
@@ -124,17 +120,14 @@ void Master::start_intercepted(size_t i, const char* why) {
   spec.notify_channel = notify_theirs_;
   spec.notify_from = notify_ours_;
   Started started = start_generation(spec);
-  if (started.pid < 0) {
-    log(LogLevel::kError, "cannot start copy " + std::to_string(i + 1) + " (" +
-                              why + "): " + started.error);
-    munmap(gen->page, sizeof(GenShared));
-    close(gen->page_fd);
-    if (gen->notify_fd >= 0) close(gen->notify_fd);
-    leader_dead(i, 127 << 8);
-    return;
-  }
   close(gen->page_fd);  // the child has it
   gen->page_fd = -1;
+  if (started.pid < 0) {
+    *error = started.error;
+    munmap(gen->page, sizeof(GenShared));
+    if (gen->notify_fd >= 0) close(gen->notify_fd);
+    return nullptr;
+  }
   gen->leader = started.pid;
   gen->pidfd = static_cast<int>(syscall(SYS_pidfd_open, started.pid, 0));
   gen->page->root_pid.store(started.pid);
@@ -145,14 +138,27 @@ void Master::start_intercepted(size_t i, const char* why) {
           ", generation " + std::to_string(gen->number) +
           ", seccomp interception, " + std::to_string(held_.held().size()) +
           " listener(s) held)");
-  if (std::string(why) != "restart") {
-    copy.ready = false;
-    copy.exit_grace = -1;
-    copy.generation = gen->number;
-    copy.started_ms = monotonic_ms();
-    watch_leader(copy, started.pid);
-  }
   intercepted_.push_back(std::move(gen));
+  return intercepted_.back().get();
+}
+
+// A first start or a revival: the copy follows the new generation.
+void Master::start_intercepted(size_t i, const char* why) {
+  std::string error;
+  InterceptedGen* gen = launch_intercepted(i, why, &error);
+  if (!gen) {
+    log(LogLevel::kError, "cannot start copy " + std::to_string(i + 1) + " (" +
+                              why + "): " + error);
+    copies_[i].leader = -1;
+    leader_dead(i, 127 << 8);
+    return;
+  }
+  Copy& copy = copies_[i];
+  copy.ready = false;
+  copy.exit_grace = -1;
+  copy.generation = gen->number;
+  copy.started_ms = monotonic_ms();
+  watch_leader(copy, gen->leader);
 }
 
 bool Master::intercepted_serves(const InterceptedGen& gen) const {
@@ -232,15 +238,14 @@ void Master::restart_intercepted(size_t i) {
       if (::unlink(path.c_str()) != 0 && errno != ENOENT)
         log(LogLevel::kWarn,
             "cannot remove " + path + " (--unlink): " + strerror(errno));
-    uint32_t before = next_generation_;
-    start_intercepted(i, "restart");
-    if (next_generation_ == before || !intercepted(next_generation_) ||
-        intercepted(next_generation_)->leader < 0) {
+    std::string error;
+    InterceptedGen* next = launch_intercepted(i, "restart", &error);
+    if (!next) {
       apply(*gen, gen->machine.on(RestartEvent::kNewFailed, now), now);
-      end_attempt(false, "the new copy did not start");
+      end_attempt(false, "cannot start the new version: " + error);
       return;
     }
-    gen->successor = next_generation_;
+    gen->successor = next->number;
   }
 }
 
@@ -279,6 +284,7 @@ void Master::intercepted_exit(InterceptedGen& gen) {
   gen.exited = true;
   close(gen.pidfd);
   gen.pidfd = -1;
+  if (!gen.ready) held_.drop(gen.number);
   int64_t now = monotonic_ms();
   // A new copy that died before it served.
   for (auto& other : intercepted_)

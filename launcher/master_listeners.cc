@@ -106,6 +106,13 @@ void HeldListeners::commit(uint32_t generation) {
   }
 }
 
+void HeldListeners::drop(uint32_t generation) {
+  auto it = reported_.find(generation);
+  if (it == reported_.end()) return;
+  close_set(it->second);
+  reported_.erase(it);
+}
+
 void HeldListeners::replace_held(std::vector<FdInode> sockets) {
   // The new set came with fds of its own (SCM_RIGHTS), even for sockets
   // held already: close every old fd; a socket no one uses goes with it.

@@ -39,6 +39,10 @@ class HeldListeners {
   // Whether `inode` is a socket held or reported.
   bool knows(uint64_t inode) const;
 
+  // Generation `generation` died before it served: its reported sockets
+  // are closed (held, they would keep its addresses from a revival).
+  void drop(uint32_t generation);
+
   // Generation `generation` serves: hold its reported set, if any.
   void commit(uint32_t generation);
 

@@ -18,6 +18,12 @@ a reload under load does not show:
   revive     --revive: a killed program is started again, and a request
              made while none runs waits in the held listener's queue and
              is answered by the revived one;
+  unready    a copy killed before it was ever ready (--ready=notify, and
+             it never says READY=1): its socket is not kept, so the
+             revived copy can bind the address again;
+  missing    the program's file removed before a restart: --restart exits
+             1 saying why, the old version serves on, and once the file
+             is back the next restart works;
   preload    --intercept=preload on a static program: the launcher's
              warning names the reason and the way out (--master).
 """
@@ -246,6 +252,36 @@ def case_nobody(args, tmp, group):
     log("nobody: two restarts of a service run entirely as nobody")
 
 
+def case_missing(args, tmp, group):
+    import shutil
+    port = free_port()
+    body = os.path.join(tmp, "body")
+    write_body(body, 0)
+    program = os.path.join(tmp, "srv_static")
+    shutil.copy(os.path.join(args.helpers, "srv_static"), program)
+    master, log_path = start(
+        args, tmp, group, "missing",
+        [program, "--listen", f"tcp:127.0.0.1:{port}", "--body-file", body])
+    wait_for(lambda: http_get(port), 20, "the first answer")
+    os.rename(program, program + ".away")
+    write_body(body, 1)
+    out = restart(args, master)
+    if out.returncode != 1 or "cannot start the new version" \
+            not in out.stderr:
+        raise Fail(f"restart without the program: exit {out.returncode}, "
+                   f"{out.stderr!r}")
+    if http_get(port) != "version 0 of supervise\n" or \
+            master.poll() is not None:
+        raise Fail("the old version does not serve on")
+    os.rename(program + ".away", program)
+    out = restart(args, master)
+    if out.returncode != 0 or http_get(port) != "version 1 of supervise\n":
+        raise Fail(f"restart with the program back: {out.stderr!r}")
+    stop(master)
+    log("missing: " + out.stderr.strip() if out.stderr.strip() else
+        "missing: restart failed with the reason, then worked")
+
+
 def process_gone(pid):
     """Exited (a zombie, or reaped)."""
     try:
@@ -290,6 +326,10 @@ def case_revive(args, tmp, group):
          f"tcp:127.0.0.1:{port}", "--body-file", body], ["--revive"])
     wait_for(lambda: http_get(port), 20, "the first answer")
     for round in range(3):
+        # Ready (and its listener held) before the kill.
+        wait_for(lambda: len([x for x in master_lines(log_path)
+                              if " is ready" in x]) > round, 10,
+                 "the master to see it ready")
         line = [x for x in master_lines(log_path) if "started pid" in x][-1]
         child = int(line.split("started pid ")[1].split()[0])
         os.kill(child, signal.SIGKILL)
@@ -300,13 +340,35 @@ def case_revive(args, tmp, group):
         answer = http_get(port, timeout=10)
         if answer != "version 0 of supervise\n":
             raise Fail(f"revival {round + 1}: a request made after the kill "
-                       f"got {answer!r}")
+                       f"got {answer!r}\n{text_of(log_path)[-3000:]}")
         log(f"revive: pid {child} killed; a request made at once was "
             f"answered {time.monotonic() - began:.3f} s later")
         wait_for(lambda: len([x for x in master_lines(log_path)
                               if "is ready (revived)" in x]) > round, 10,
                  f"revival {round + 1}")
     stop(master)
+
+
+def case_unready(args, tmp, group):
+    port = free_port()
+    body = os.path.join(tmp, "body")
+    write_body(body, 0)
+    master, log_path = start(
+        args, tmp, group, "unready",
+        [os.path.join(args.helpers, "srv_static"), "--listen",
+         f"tcp:127.0.0.1:{port}", "--body-file", body],
+        ["--revive", "--ready=notify"])
+    wait_for(lambda: http_get(port), 20, "the first answer")
+    line = [x for x in master_lines(log_path) if "started pid" in x][-1]
+    child = int(line.split("started pid ")[1].split()[0])
+    os.kill(child, signal.SIGKILL)
+    wait_for(lambda: len([x for x in master_lines(log_path)
+                          if "started pid" in x]) >= 2, 10, "a revival")
+    wait_for(lambda: http_get(port), 10, "the revived copy to answer")
+    if "Address already in use" in text_of(log_path):
+        raise Fail(f"the revival could not bind:\n{text_of(log_path)}")
+    stop(master)
+    log("unready: a copy killed before it was ready left no socket behind")
 
 
 def parents(path):
@@ -333,8 +395,8 @@ def test(args, tmp, group):
         case_privilege(args, tmp, group)
         return
     skipped = []
-    cases = (case_io_uring, case_drain, case_preload, case_orphan,
-             case_revive, case_privilege, case_nobody)
+    cases = (case_io_uring, case_drain, case_missing, case_preload, case_orphan,
+             case_revive, case_unready, case_privilege, case_nobody)
     for case in cases:
         sub = os.path.join(tmp, case.__name__)
         os.mkdir(sub)
