@@ -30,11 +30,9 @@ int real_close_range(unsigned first, unsigned last, int flags) {
   return -1;
 }
 
-}  // namespace
-
-int fd_close(int fd) {
-  uint32_t word = g_fds.get(fd);
-  if (word == 0) return real::close(fd);
+// close() of anything but an untracked fd or a connection: listeners,
+// epoll instances, and our own fds (moved out of the way first).
+[[gnu::noinline]] int close_other(int fd, uint32_t word) {
   if (!entry_protected(word)) {
     untrack(fd);
     return real::close(fd);
@@ -45,6 +43,23 @@ int fd_close(int fd) {
   gen_relock();
   errno = saved_errno;
   return rc;
+}
+
+}  // namespace
+
+// The hot path, for an fd we do not track and for a connection: one
+// table lookup, then the real close.
+int fd_close(int fd) {
+  std::atomic<uint32_t>* slot = g_fds.word_of(fd);
+  uint32_t word = slot ? slot->load(std::memory_order_acquire) : 0;
+  if (word == 0) return real::close(fd);
+  if (entry_kind(word) != FdKind::kConn) return close_other(fd, word);
+  uint32_t prev = slot->exchange(0, std::memory_order_acq_rel);
+  if (entry_kind(prev) == FdKind::kConn)
+    count_conn_closed();
+  else
+    forget_entry(fd, prev);  // changed meanwhile (another thread's dup2)
+  return real::close(fd);
 }
 
 int fd_close_range(unsigned first, unsigned last, int flags) {

@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <cerrno>
+
 namespace huptime {
 
 std::atomic<uint32_t>* FdTable::chunk_for_write(int fd) {
@@ -15,8 +17,11 @@ std::atomic<uint32_t>* FdTable::map_chunk(int fd) {
   auto* chunk = slot.load(std::memory_order_acquire);
   if (chunk) return chunk;
   // mmap, not malloc: this may run in a hook called from inside malloc.
+  // The hooks' callers see their own call's errno, not ours.
+  int saved_errno = errno;
   void* mem = mmap(nullptr, sizeof(std::atomic<uint32_t>) * kChunkSize,
                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  errno = saved_errno;
   if (mem == MAP_FAILED) return nullptr;
   auto* fresh = static_cast<std::atomic<uint32_t>*>(mem);
   if (slot.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel))

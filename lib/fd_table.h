@@ -51,6 +51,14 @@ class FdTable {
                  : 0;
   }
 
+  // The word of fd, or null when its chunk is not mapped (then the fd was
+  // never tracked). For hot paths that read the word and then change it:
+  // one lookup for both.
+  std::atomic<uint32_t>* word_of(int fd) const {
+    auto* chunk = chunk_of(fd);
+    return chunk ? chunk + (fd & (kChunkSize - 1)) : nullptr;
+  }
+
   // Sets the word and returns the previous one. Maps the chunk when needed
   // (value != 0); fails silently for fds beyond the table. Inline: a
   // tracked accept and close each do one.
@@ -89,7 +97,7 @@ class FdTable {
     return chunks_[index].load(std::memory_order_acquire);
   }
   std::atomic<uint32_t>* chunk_for_write(int fd);
-  std::atomic<uint32_t>* map_chunk(int fd);  // the cold part of the above
+  [[gnu::cold]] std::atomic<uint32_t>* map_chunk(int fd);  // cold part
 
   std::atomic<std::atomic<uint32_t>*> chunks_[kMaxChunks] = {};
 };

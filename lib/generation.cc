@@ -25,12 +25,19 @@
 
 namespace huptime {
 
+constinit std::atomic<std::atomic<int32_t>*> g_slot_conns{nullptr};
+
 namespace {
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 
 constinit std::atomic<GenShared*> g_shared{nullptr};
 constinit std::atomic<ProcSlot*> g_slot{nullptr};
+
+void set_slot(ProcSlot* slot) {
+  g_slot_conns.store(slot ? &slot->conns : nullptr);
+  g_slot.store(slot);
+}
 // The starting copy's page, in the process that started it.
 constinit std::atomic<GenShared*> g_next{nullptr};
 constexpr int kBarrierMs = 2000;
@@ -51,19 +58,19 @@ void claim_slot(GenShared* page) {
     for (ProcSlot& slot : page->slots) {
       int32_t pid = slot.pid.load(std::memory_order_relaxed);
       if (pid == self) {
-        g_slot.store(&slot);
+        set_slot(&slot);
         break;
       }
       bool free_slot = pass == 0 ? pid == 0 : !pid_alive(pid);
       if (free_slot && slot.pid.compare_exchange_strong(pid, self)) {
         slot.conns.store(static_cast<int32_t>(g_conns.load()));
-        g_slot.store(&slot);
+        set_slot(&slot);
         return;
       }
     }
     if (g_slot.load()) return;
   }
-  g_slot.store(nullptr);  // more processes than slots: not counted
+  set_slot(nullptr);  // more processes than slots: not counted
 }
 
 // A new page and drain latch, adopted as `page_fd`/`latch_fd`.
@@ -168,11 +175,6 @@ bool gen_attach(int state_fd, int latch_fd) {
   claim_slot(page);
   g_shared.store(page, std::memory_order_release);
   return true;
-}
-
-void gen_count_conns(int delta) {
-  if (ProcSlot* slot = g_slot.load(std::memory_order_relaxed))
-    slot->conns.fetch_add(delta, std::memory_order_relaxed);
 }
 
 pid_t gen_root_pid() {

@@ -58,6 +58,14 @@ inline bool managed() { return g_rt.active; }
 
 long arg_of(va_list ap) { return va_arg(ap, long); }
 
+// The hooks on the hot path (accept, accept4, close) test this first and
+// otherwise go to a cold twin that does what every hook does (init, trace,
+// managed or not): the common case then needs no stack frame of its own.
+inline bool hot_path_open() {
+  return __builtin_expect(g_rt.ready.load(std::memory_order_acquire), 1) &&
+         managed() && !log_enabled(LogLevel::kTrace);
+}
+
 // For hooks with no raw system call to fall back on while the library is
 // being initialised on this thread (dlsym calling back into us): none of
 // them is called from there in practice.
@@ -101,7 +109,10 @@ HUPTIME_EXPORT int listen(int fd, int backlog) {
   return managed() ? listeners_listen(fd, backlog) : real::listen(fd, backlog);
 }
 
-HUPTIME_EXPORT int accept(int fd, struct sockaddr* addr, socklen_t* len) {
+namespace {
+
+[[gnu::cold, gnu::noinline]] int accept_cold(int fd, struct sockaddr* addr,
+                                             socklen_t* len) {
   if (!ensure_init())
     return static_cast<int>(raw_syscall_errno(SYS_accept, fd,
                                               reinterpret_cast<long>(addr),
@@ -111,8 +122,8 @@ HUPTIME_EXPORT int accept(int fd, struct sockaddr* addr, socklen_t* len) {
                    : real::accept(fd, addr, len);
 }
 
-HUPTIME_EXPORT int accept4(int fd, struct sockaddr* addr, socklen_t* len,
-                           int flags) {
+[[gnu::cold, gnu::noinline]] int accept4_cold(int fd, struct sockaddr* addr,
+                                              socklen_t* len, int flags) {
   if (!ensure_init())
     return static_cast<int>(
         raw_syscall_errno(SYS_accept4, fd, reinterpret_cast<long>(addr),
@@ -122,10 +133,28 @@ HUPTIME_EXPORT int accept4(int fd, struct sockaddr* addr, socklen_t* len,
                    : real::accept4(fd, addr, len, flags);
 }
 
-HUPTIME_EXPORT int close(int fd) {
+[[gnu::cold, gnu::noinline]] int close_cold(int fd) {
   if (!ensure_init()) return static_cast<int>(raw_syscall_errno(SYS_close, fd));
   HUPTIME_TRACE("close");
   return managed() ? fd_close(fd) : real::close(fd);
+}
+
+}  // namespace
+
+HUPTIME_EXPORT int accept(int fd, struct sockaddr* addr, socklen_t* len) {
+  if (hot_path_open()) return listeners_accept(fd, addr, len, 0, false);
+  return accept_cold(fd, addr, len);
+}
+
+HUPTIME_EXPORT int accept4(int fd, struct sockaddr* addr, socklen_t* len,
+                           int flags) {
+  if (hot_path_open()) return listeners_accept(fd, addr, len, flags, true);
+  return accept4_cold(fd, addr, len, flags);
+}
+
+HUPTIME_EXPORT int close(int fd) {
+  if (hot_path_open()) return fd_close(fd);
+  return close_cold(fd);
 }
 
 HUPTIME_EXPORT int close_range(unsigned int first, unsigned int last,

@@ -121,31 +121,57 @@ int listeners_listen(int fd, int backlog) {
   return 0;
 }
 
-int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
-                     bool accept4) {
-  uint32_t word = g_fds.get(fd);
-  FdKind kind = entry_kind(word);
-  if (kind != FdKind::kListener && kind != FdKind::kRetired)
-    return accept4 ? real::accept4(fd, addr, len, flags)
-                   : real::accept(fd, addr, len);
+namespace {
+
+// This process's accepts need nothing more than the call and the count:
+// its restart thread runs and its generation is known to be ready. One
+// relaxed load each; after fork the child's pid differs until its first
+// accept has started its thread.
+constinit std::atomic<pid_t> g_accept_ready_pid{0};
+
+bool accept_needs_care() {
+  return g_await_wait.load(std::memory_order_relaxed) ||
+         g_accept_ready_pid.load(std::memory_order_relaxed) !=
+             g_rt.pid.load(std::memory_order_relaxed);
+}
+
+// Starts this process's restart thread and notes the program waiting on a
+// listener. Cold.
+[[gnu::noinline, gnu::cold]] void prepare_accept(bool listening) {
   restart_thread_ensure();
+  pid_t self = g_rt.pid.load(std::memory_order_relaxed);
+  if (restart_thread_pid().load(std::memory_order_acquire) == self)
+    g_accept_ready_pid.store(self, std::memory_order_relaxed);
+  if (listening) gen_note_wait();
+}
+
+// One accept on a listener, counted as in flight (the restart thread of a
+// draining process waits for those before it exits). errno is the real
+// call's: the bookkeeping after it does not touch errno.
+[[gnu::always_inline]] inline int accept_once(int fd, sockaddr* addr,
+                                              socklen_t* len, int flags) {
+  g_accepts_in_flight.fetch_add(1, std::memory_order_acq_rel);
+  int rc = real::accept4(fd, addr, len, flags);
+  if (rc >= 0) track_conn(rc);
+  if (g_accepts_in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+      g_stopped_accepting.load(std::memory_order_relaxed))
+    restart_poke();
+  return rc;
+}
+
+// After an accept on a listener that failed with `err` (errno when -1), or
+// on a listener retired meanwhile: what the program's own accept would do.
+// Nonblocking (in the program's view): EAGAIN. Blocking: wait like accept()
+// would, and try again, on the listener or, once retired, only for signals.
+[[gnu::noinline]] int accept_failed(int fd, sockaddr* addr, socklen_t* len,
+                                    int flags, uint32_t word, int err) {
+  if (err == -1) err = errno;
   bool nonblock = g_listeners.nonblock(entry_slot(word));
   while (true) {
-    if (entry_kind(g_fds.get(fd)) == FdKind::kListener) {
-      gen_note_wait();
-      g_accepts_in_flight.fetch_add(1, std::memory_order_acq_rel);
-      int rc = real::accept4(fd, addr, len, flags);
-      if (rc >= 0) track_conn(rc);
-      int err = errno;
-      // The restart thread waits for in-flight accepts before it exits.
-      if (g_accepts_in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
-          g_stopped_accepting.load(std::memory_order_relaxed))
-        restart_poke();
+    bool now_retired = entry_kind(g_fds.get(fd)) == FdKind::kRetired;
+    if (!now_retired && err != EAGAIN && err != EWOULDBLOCK) {
       errno = err;
-      if (rc >= 0) return rc;
-      bool now_retired = entry_kind(g_fds.get(fd)) == FdKind::kRetired;
-      if (!now_retired && err != EAGAIN && err != EWOULDBLOCK) return -1;
-      errno = err;
+      return -1;
     }
     if (nonblock) {
       errno = EAGAIN;
@@ -154,7 +180,36 @@ int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
     bool retry = false;
     if (block_like_accept(fd, &retry) < 0) return -1;
     if (!retry) return -1;
+    if (entry_kind(g_fds.get(fd)) == FdKind::kListener) {
+      gen_note_wait();
+      int rc = accept_once(fd, addr, len, flags);
+      if (rc >= 0) return rc;
+      err = errno;
+    } else {
+      err = EAGAIN;
+    }
   }
+}
+
+}  // namespace
+
+// The hot path, for a listener that is not retired in a process that is
+// ready: one table lookup, the real accept4 and the count.
+int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
+                     bool accept4) {
+  uint32_t word = g_fds.get(fd);
+  FdKind kind = entry_kind(word);
+  if (kind != FdKind::kListener && kind != FdKind::kRetired)
+    return accept4 ? real::accept4(fd, addr, len, flags)
+                   : real::accept(fd, addr, len);
+  if (__builtin_expect(accept_needs_care(), 0))
+    prepare_accept(kind == FdKind::kListener);
+  if (kind == FdKind::kListener) {
+    int rc = accept_once(fd, addr, len, flags);
+    if (rc >= 0) return rc;
+    return accept_failed(fd, addr, len, flags, word, -1);
+  }
+  return accept_failed(fd, addr, len, flags, word, EAGAIN);
 }
 
 bool listeners_keep_path(int dirfd, const char* path) {

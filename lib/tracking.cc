@@ -39,24 +39,16 @@ bool read_socket_id(int fd, SocketId* id) {
 
 }  // namespace
 
-void track_conn(int fd) {
-  uint32_t prev = g_fds.exchange(fd, make_entry(FdKind::kConn, 0, false));
-  if (entry_kind(prev) != FdKind::kConn) {
-    g_conns.fetch_add(1, std::memory_order_relaxed);
-    gen_count_conns(1);
-  }
+void untrack(int fd) {
+  std::atomic<uint32_t>* word = g_fds.word_of(fd);
+  if (word && word->load(std::memory_order_acquire) != 0)
+    forget_entry(fd, word->exchange(0, std::memory_order_acq_rel));
 }
 
-void untrack(int fd) {
-  uint32_t word = g_fds.get(fd);
-  if (word == 0) return;
-  uint32_t prev = g_fds.exchange(fd, 0);
+void forget_entry(int fd, uint32_t prev) {
   switch (entry_kind(prev)) {
     case FdKind::kConn:
-      gen_count_conns(-1);
-      if (g_conns.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
-          g_stopped_accepting.load(std::memory_order_relaxed))
-        restart_poke();
+      count_conn_closed();
       break;
     case FdKind::kListener:
     case FdKind::kRetired: {

@@ -3,14 +3,41 @@
 #pragma once
 
 #include "fd_table.h"
+#include "generation.h"
+#include "restart.h"
+#include "runtime.h"
 
 namespace huptime {
 
-// A connection was accepted into fd. Lock-free.
-void track_conn(int fd);
+// The connection counts (this process's, and its slot in the generation's
+// page) after a connection was opened or closed. Lock-free; a draining
+// process's last close wakes the restart thread.
+inline void count_conn_opened() {
+  g_conns.fetch_add(1, std::memory_order_relaxed);
+  gen_count_conns(1);
+}
+inline void count_conn_closed() {
+  gen_count_conns(-1);
+  if (g_conns.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+      g_stopped_accepting.load(std::memory_order_relaxed))
+    restart_poke();
+}
 
-// fd is about to be closed or replaced: forget what it was. Lock-free for
-// connections; takes the listener lock for listeners.
+// A connection was accepted into fd. Lock-free. Inline: every accept of a
+// tracked connection does it; the table lookup and one exchange.
+inline void track_conn(int fd) {
+  constexpr uint32_t kConnEntry = make_entry(FdKind::kConn, 0, false);
+  std::atomic<uint32_t>* word = g_fds.word_of(fd);
+  uint32_t prev = word ? word->exchange(kConnEntry, std::memory_order_acq_rel)
+                       : g_fds.exchange(fd, kConnEntry);
+  if (entry_kind(prev) != FdKind::kConn) count_conn_opened();
+}
+
+// What untrack() does once the word is cleared: `prev` is what fd was.
+// Lock-free for connections; takes the listener lock for listeners.
+void forget_entry(int fd, uint32_t prev);
+
+// fd is about to be closed or replaced: forget what it was.
 void untrack(int fd);
 
 // fd2 is now a duplicate of fd1 (dup, dup2, dup3, F_DUPFD*). `cloexec` is

@@ -90,9 +90,27 @@ def session_members(sid):
             continue
         fields = stat[stat.rfind(")") + 2:].split()
         # fields[0] is the state, [3] the session id (stat fields 3 and 6).
-        if fields[0] != "Z" and int(fields[3]) == sid:
+        if int(fields[3]) == sid and (fields[0] != "Z" or execing(entry)):
             members.append(int(entry))
     return members
+
+
+def execing(pid):
+    """Whether a process that shows as a zombie is in fact alive: while a
+    thread other than the leader calls execve (huptime's restart thread
+    re-executing in place, exec mode), the kernel ends the other threads
+    and the leader shows state Z until the exec takes over its pid; it
+    still has the exec'ing thread then. A process that really exited has
+    only itself left (and stays a zombie: read again, the state of one
+    that has just finished exec'ing is no longer Z)."""
+    try:
+        if len(os.listdir(f"/proc/{pid}/task")) > 1:
+            return True
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def http_ok(port, path="/", timeout=1.0):
