@@ -3,7 +3,10 @@
 // Fork mode: there the old generation serves while the new one starts, so
 // killing either one must never leave the service refusing connections.
 // (In exec mode the process that drains is the one that re-executes:
-// killing it kills the service, as killing any server does.)
+// killing it kills the service, as killing any server does; what is
+// checked there, and for the master, is cases_chaos_supervised.cc.) Both
+// check that two processes never hold the listening socket for longer
+// than the drain timeout (accept_monitor.h).
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
