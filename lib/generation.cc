@@ -244,15 +244,25 @@ void gen_release_restart_token() {
 void gen_announce_drain() {
   if (GenShared* page = g_shared.load(std::memory_order_acquire))
     page->draining.store(1);
-  int latch = our_fd(OurFd::kDrainLatch);
-  if (latch >= 0) eventfd_write(latch, 1);
+  // Again when our latch moved meanwhile: the write may have gone to the
+  // program's file (our_fds.h). Two writes still read as one drain.
+  uint32_t moves;
+  do {
+    moves = our_fd_moves();
+    int latch = our_fd(OurFd::kDrainLatch);
+    if (latch >= 0) eventfd_write(latch, 1);
+  } while (our_fd_moves() != moves);
 }
 
 bool gen_drain_announced() {
-  int latch = our_fd(OurFd::kDrainLatch);
-  if (latch < 0) return false;
-  pollfd p{latch, POLLIN, 0};
-  return real::poll(&p, 1, 0) == 1;
+  while (true) {
+    uint32_t moves = our_fd_moves();
+    int latch = our_fd(OurFd::kDrainLatch);
+    if (latch < 0) return false;
+    pollfd p{latch, POLLIN, 0};
+    int rc = real::poll(&p, 1, 0);
+    if (our_fd_moves() == moves) return rc == 1;
+  }
 }
 
 void gen_clear_drain() {

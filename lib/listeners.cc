@@ -55,6 +55,7 @@ int find_offered_unlocked(const SocketId& id, uint32_t* slot) {
 // until a signal interrupts it the way the kernel would have.
 int block_like_accept(int fd, bool* retry) {
   *retry = false;
+  uint32_t moves = our_fd_moves();
   int latch = our_fd(OurFd::kDrainLatch);
   pollfd p[2] = {{fd, POLLIN, 0}, {latch, POLLIN, 0}};
   bool retired = entry_kind(g_fds.get(fd)) == FdKind::kRetired;
@@ -62,7 +63,8 @@ int block_like_accept(int fd, bool* retry) {
   nfds_t n = retired ? 0 : (latch >= 0 ? 2 : 1);
   int rc = real::poll(n ? p : nullptr, n, -1);
   if (rc < 0 && errno == EINTR && !all_handlers_restart()) return -1;
-  if (rc > 0 && n == 2 && (p[1].revents & POLLIN)) {
+  // A latch number that moved meanwhile may be the program's (our_fds.h).
+  if (rc > 0 && n == 2 && (p[1].revents & POLLIN) && our_fd_moves() == moves) {
     // The generation is draining: stop accepting here too, without
     // waiting for our restart thread to get round to it.
     listeners_stop_accepting(false);

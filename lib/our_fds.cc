@@ -1,10 +1,12 @@
 #include "our_fds.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 
 #include <atomic>
 #include <iterator>
 
+#include "raw_syscall.h"
 #include "real.h"
 #include "runtime.h"
 
@@ -24,6 +26,9 @@ constinit std::atomic<uint32_t> g_pins[kOurCount] = {};
 constinit std::atomic<int> g_closing[] = {-1, -1, -1, -1, -1, -1, -1, -1,
                                           -1, -1, -1, -1, -1, -1, -1};
 static_assert(std::size(g_closing) == kOurCount);
+
+// Moves of our fds (relocate_ours), for our_fd_moves().
+constinit std::atomic<uint32_t> g_moves{0};
 
 std::atomic<int>& slot_of(OurFd which) {
   return g_our[static_cast<uint32_t>(which)];
@@ -47,7 +52,17 @@ int move_up(int fd) {
   return moved;
 }
 
+// Wakes the restart thread's poll (as restart_poke does) so that it sees
+// the new move count. async-signal-safe.
+void poke_restart_thread() {
+  int fd = slot_of(OurFd::kSelfPipeWrite).load(std::memory_order_acquire);
+  char byte = 'M';
+  if (fd >= 0) raw_syscall6(SYS_write, fd, reinterpret_cast<long>(&byte), 1);
+}
+
 }  // namespace
+
+uint32_t our_fd_moves() { return g_moves.load(); }
 
 int our_fd(OurFd which) {
   return slot_of(which).load(std::memory_order_acquire);
@@ -120,6 +135,10 @@ bool relocate_ours(int fd) {
       expected = fd;
       g_closing[entry_slot(word)].compare_exchange_strong(expected, moved);
     }
+    // After the slot holds the new number: a waiter that sees the count
+    // unchanged read the new number (our_fd_moves).
+    g_moves.fetch_add(1);
+    poke_restart_thread();
   }
   // The caller's own close/dup2 now releases the old number.
   g_fds.exchange(fd, 0);

@@ -81,8 +81,17 @@ void our_fds_after_fork_child();
 
 // If fd is protected, copies it elsewhere (keeping CLOEXEC) and updates the
 // books; the old number is left open for the caller's own close or dup2.
-// Returns false only when it could not be moved.
+// Returns false only when it could not be moved. Moving one of ours also
+// counts a move (our_fd_moves) and wakes the restart thread: a poll() that
+// already holds the old number keeps waiting on our file, but when it wakes
+// it looks the number up again and finds the program's file there (a
+// dup2() of /dev/null: readable at once, a false "drain now").
 bool relocate_ours(int fd);
+
+// How many of our fds have moved so far. A thread that reads our numbers,
+// then waits on them, compares this before and after and ignores what the
+// wait reported when it changed: one of the numbers may be the program's.
+uint32_t our_fd_moves();
 
 // Forgets our fds without closing them: after exec of a forked child
 // or when a fork child must not share them (the self-pipe).

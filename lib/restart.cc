@@ -365,6 +365,7 @@ void RestartThread::run() {
     bool starting = state == RestartState::kStarting;
     pollfd fds[8];
     int n = 0;
+    uint32_t moves = our_fd_moves();
     int pipe_fd = our_fd(OurFd::kSelfPipeRead);
     fds[n++] = {pipe_fd, POLLIN, 0};
     int latch = our_fd(OurFd::kDrainLatch);
@@ -423,6 +424,10 @@ void RestartThread::run() {
       real::poll(nullptr, 0, 100);
       continue;
     }
+    // The program moved one of ours (dup2 over it, our_fds.h): a number
+    // polled may be the program's file now. Every event here is level-
+    // triggered, so polling again with the new numbers loses nothing.
+    if (our_fd_moves() != moves) continue;
     if (fds[0].revents & POLLIN) {
       char buf[64];
       ssize_t got = read(pipe_fd, buf, sizeof buf);

@@ -46,6 +46,14 @@ void case_notify_never(Harness& h);
 // Reliability suite (issue 6), cases_chaos.cc: 120 SIGKILLs of a starting
 // or a draining generation at random moments, seed printed.
 void case_chaos(Harness& h);
+// cases_chaos_supervised.cc: 50 SIGKILLs of the PID a supervisor watches
+// (exec mode: the service; master mode: `huptime --master`) at random
+// moments of restarts, each followed by a fresh start.
+void case_chaos_supervised(Harness& h);
+// The chaos cases' seed: HUPTIME_CHAOS_SEED, or a fixed default; the
+// service's TCP port (cases_chaos.cc).
+unsigned chaos_seed();
+int port_of(const Harness& h);
 
 // Runs `--status --pid=PID()` every 50 ms until `ok(status)`; throws with
 // the last output otherwise (cases_status.cc).

@@ -3,9 +3,13 @@
 // Fork mode: there the old generation serves while the new one starts, so
 // killing either one must never leave the service refusing connections.
 // (In exec mode the process that drains is the one that re-executes:
-// killing it kills the service, as killing any server does.)
+// killing it kills the service, as killing any server does; what is
+// checked there, and for the master, is cases_chaos_supervised.cc.) Both
+// check that two processes never hold the listening socket for longer
+// than the drain timeout (accept_monitor.h).
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -13,6 +17,7 @@
 #include <regex>
 #include <thread>
 
+#include "accept_monitor.h"
 #include "cases.h"
 #include "child_process.h"
 #include "gap_monitor.h"
@@ -24,12 +29,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr int kKills = 120;
-
-unsigned chaos_seed() {
-  const char* text = getenv("HUPTIME_CHAOS_SEED");
-  return text ? static_cast<unsigned>(std::strtoul(text, nullptr, 10))
-              : 20261122u;
-}
+constexpr int kDrainTimeoutMs = 3000;
 
 std::regex started_line(pid_t old_pid) {
   return std::regex(
@@ -76,6 +76,17 @@ bool kill_draining(Harness& h, std::mt19937& rng) {
 
 }  // namespace
 
+unsigned chaos_seed() {
+  const char* text = getenv("HUPTIME_CHAOS_SEED");
+  return text ? static_cast<unsigned>(std::strtoul(text, nullptr, 10))
+              : 20261122u;
+}
+
+int port_of(const Harness& h) {
+  const std::string& text = h.target().text;
+  return std::stoi(text.substr(text.rfind(':') + 1));
+}
+
 void case_chaos(Harness& h) {
   unsigned seed = chaos_seed();
   fmt::print(stderr,
@@ -83,9 +94,13 @@ void case_chaos(Harness& h) {
              "replays this run)\n",
              seed, seed);
   std::mt19937 rng(seed);
-  h.start({});
+  StartSpec spec;
+  spec.launcher_args = {fmt::format("--drain-timeout={}ms", kDrainTimeoutMs)};
+  h.start(spec);
   h.start_load();
   GapMonitor gaps(h.load());
+  AcceptMonitor accepting(port_of(h));
+  accepting.watch(getpgid(h.leader()), 0);
   int starting = 0, draining = 0, draining_hit = 0;
   for (int i = 0; i < kKills; ++i) {
     if (rng() % 2) {
@@ -105,21 +120,29 @@ void case_chaos(Harness& h) {
     std::this_thread::sleep_for(milliseconds(10));
   check(h.stats().ok >= ok_before + 16, "no answers after the last kill");
   double longest_gap = gaps.stop();
+  double longest_two = accepting.stop();
   h.load().stop();
   LoadStats stats = h.stats();
   fmt::print(stderr, "safe_test: chaos load: {}", format_summary(stats));
   h.note(
       fmt::format("seed={} kills={} starting={} draining={} "
                   "draining_alive={} requests={} failed={} refused={} "
-                  "longest_gap_ms={:.0f}",
+                  "longest_gap_ms={:.0f} max_holders={} "
+                  "longest_two_holders_ms={:.0f}",
                   seed, starting + draining, starting, draining, draining_hit,
                   stats.requests, stats.failed, stats.count(Outcome::kRefused),
-                  longest_gap));
+                  longest_gap, accepting.max_holders(), longest_two));
   // A killed generation loses the requests it was answering (reset, EOF);
   // a connection is never refused while a ready generation exists.
   check(stats.count(Outcome::kRefused) == 0, "{} connections refused",
         stats.count(Outcome::kRefused));
   check(stats.ok > 0, "no request succeeded");
+  // Two holders: a starting copy beside the serving one, or an old copy
+  // that still accepts (accept_monitor.h).
+  check(longest_two < kDrainTimeoutMs,
+        "two processes held the listening socket for {:.0f} ms (drain "
+        "timeout {} ms)",
+        longest_two, kDrainTimeoutMs);
   h.expect_back_to_baseline("after the chaos", seconds(10), false);
   h.stop_service();  // every process gone: no orphan
 }
