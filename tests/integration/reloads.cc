@@ -84,6 +84,7 @@ void Scenario::reload(int number) {
   wait_successes(load_->snapshot().ok, 2 * static_cast<uint64_t>(opts_.clients),
                  opts_.versions ? number : -1,
                  fmt::format("after reload {}", number));
+  check_no_zombies(fmt::format("after reload {}", number));
 }
 
 // Fork mode: the old leader announces the new copy, the new copy (or, for

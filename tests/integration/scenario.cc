@@ -319,8 +319,10 @@ void Scenario::check_back_to_baseline() {
          std::labs(final_->rss_kb_total - baseline_->rss_kb_total) <=
              opts_.rss_tolerance_kb);
     if (final_->pids.size() == baseline_->pids.size() &&
-        final_->fd_total == baseline_->fd_total && resources_ok)
+        final_->fd_total == baseline_->fd_total && resources_ok) {
+      check_no_zombies("after the load stopped");
       return;
+    }
     if (deadline.expired()) break;
     poll(nullptr, 0, 50);
   }
@@ -332,6 +334,29 @@ void Scenario::check_back_to_baseline() {
       final_->thread_total, final_->rss_kb_total, baseline_->pids.size(),
       baseline_->fd_total, baseline_->thread_total, baseline_->rss_kb_total,
       opts_.rss_tolerance_kb, describe_snapshot(*final_)));
+}
+
+// Polls /proc every 50 ms, up to 10 s, until no process of the service is
+// a zombie (its parent has not reaped it). Old workers exit as they finish
+// draining, and their parent reaps them at once: one that stays a zombie
+// is a process the service lost track of.
+void Scenario::check_no_zombies(const std::string& when) {
+  Deadline deadline(kIdleDeadline);
+  std::vector<ProcStat> zombies = service_.zombies();
+  while (!zombies.empty() && !deadline.expired()) {
+    poll(nullptr, 0, 50);
+    zombies = service_.zombies();
+  }
+  if (zombies.empty()) return;
+  std::string list;
+  for (const ProcStat& z : zombies)
+    list += fmt::format("\n    zombie pid {}, parent {} ({})", z.pid, z.ppid,
+                        describe_cmdline(z.ppid));
+  throw TestFailure(
+      fmt::format("{}: {} zombie{} of the service still there "
+                  "{} s later:{}",
+                  when, zombies.size(), zombies.size() == 1 ? "" : "s",
+                  kIdleDeadline.count(), list));
 }
 
 void Scenario::stop_service() {

@@ -13,7 +13,9 @@
 //      then more successes;
 //   7. 200 more successes, stop the load; every request must have succeeded
 //      and, with --versions, every version appeared and none came back;
-//   8. processes and fds back to the baseline within 10 s;
+//      after each reload, no process of the service left a zombie for more
+//      than 10 s (a pre-fork server's old workers must be reaped);
+//   8. processes and fds back to the baseline within 10 s, no zombie;
 //   9. SIGTERM to the leader and the group, all gone within 10 s.
 //
 // Any failed check throws TestFailure with a message naming what was
@@ -80,6 +82,7 @@ class Scenario {
   void mark_stale(int version);
   void finish_load();
   void check_back_to_baseline();
+  void check_no_zombies(const std::string& when);
   void stop_service();
   void cleanup();
 
