@@ -34,6 +34,9 @@ constinit std::atomic<ProcSlot*> g_slot{nullptr};
 // The starting copy's page, in the process that started it.
 constinit std::atomic<GenShared*> g_next{nullptr};
 constexpr int kBarrierMs = 2000;
+// --ready=notify: how long a non-blocking accept() before READY=1 waits
+// for the hand-off before it reports an empty queue (generation.h).
+constexpr int kNotifyPeekMs = 2;
 
 GenShared* map_page(int fd) {
   void* mem = mmap(nullptr, sizeof(GenShared), PROT_READ | PROT_WRITE,
@@ -109,6 +112,16 @@ bool all_taken_over_unlocked(int* count) {
 void log_ready(const GenShared* page, int listeners) {
   HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
               page->generation.load(), listeners, listeners == 1 ? "" : "s");
+}
+
+// --ready=notify, a new copy: the old generation got our READY=1, marked
+// us ready and hung up. Said once, by whichever thread sees the hang-up.
+void log_notified_ready(const GenShared* page) {
+  static constinit std::atomic<bool> logged{false};
+  if (g_rt.config->ready != ReadyRule::kNotify || !page->ready.load() ||
+      logged.exchange(true))
+    return;
+  HUPTIME_LOG(kInfo, "ready (generation {}, READY=1)", page->generation.load());
 }
 
 void release_starting_resources() {
@@ -266,13 +279,13 @@ void gen_expect_wait() {
   if (page && !page->ready.load()) g_await_wait.store(true);
 }
 
-void gen_note_wait_slow() {
+bool gen_note_wait_slow(bool accepting, bool nonblock) {
   GenShared* page = g_shared.load(std::memory_order_acquire);
-  if (!page) return;
+  if (!page) return true;
   int count = 0;
   {
     ListenerLock lock(g_listeners);
-    if (!all_taken_over_unlocked(&count)) return;
+    if (!all_taken_over_unlocked(&count)) return true;
   }
   master_report_listeners();
   uint32_t expected = 0;
@@ -313,18 +326,29 @@ void gen_note_wait_slow() {
   // version it never gets the old one again. Connections wait in the
   // kernel's queue meanwhile (well under a millisecond). Bounded: an old
   // generation that does not answer does not hold us up for long.
+  // Waiting is not accepting: with --ready=notify, only accept() waits
+  // for READY=1 (generation.h), or the program would never send it.
+  if (ready >= 0 && by_notify && !accepting) return true;
+  // A non-blocking accept() before READY=1 (redis accepts while it loads
+  // its data, to answer -LOADING) finds the queue "empty" instead: the old
+  // generation takes the connection. A short wait keeps a program that
+  // polls its listener meanwhile from spinning.
+  bool peek = by_notify && accepting && nonblock;
   if (ready >= 0) {
     // With --ready=notify the old generation hangs up only after READY=1,
     // which may come long after the program first waits: up to the start
     // timeout (the old one is alive and answering, or the hang-up is
     // immediate).
-    int barrier_ms = by_notify ? static_cast<int>(g_rt.config->start_timeout_ms)
-                               : kBarrierMs;
+    int barrier_ms = peek ? kNotifyPeekMs
+                     : by_notify
+                         ? static_cast<int>(g_rt.config->start_timeout_ms)
+                         : kBarrierMs;
     pollfd p{ready, POLLRDHUP, 0};
     int rc;
     do {
       rc = real::poll(&p, 1, barrier_ms);
     } while (rc < 0 && errno == EINTR);
+    if (rc == 0 && peek) return false;
     HUPTIME_LOG(kDebug, "hand-off barrier: rc={} revents={:#x}", rc,
                 static_cast<unsigned>(p.revents));
     if (rc == 0)
@@ -337,15 +361,21 @@ void gen_note_wait_slow() {
     // learns that we are gone. The restart thread releases it later.
     if (rc == 0 && by_notify) {
       g_await_wait.store(false);
-      return;
+      return true;
     }
   }
+  if (ready >= 0 && by_notify) log_notified_ready(page);
   pinned.release();
   g_await_wait.store(false);
   release_starting_resources();
+  return true;
 }
 
-void gen_after_ready() { release_starting_resources(); }
+void gen_after_ready() {
+  if (GenShared* page = g_shared.load(std::memory_order_acquire))
+    log_notified_ready(page);
+  release_starting_resources();
+}
 
 void gen_ready_notified() {
   GenShared* page = g_shared.load(std::memory_order_acquire);

@@ -132,7 +132,10 @@ int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
   bool nonblock = g_listeners.nonblock(entry_slot(word));
   while (true) {
     if (entry_kind(g_fds.get(fd)) == FdKind::kListener) {
-      gen_note_wait();
+      if (!gen_note_accept(nonblock)) {
+        errno = EAGAIN;
+        return -1;
+      }
       g_accepts_in_flight.fetch_add(1, std::memory_order_acq_rel);
       int rc = real::accept4(fd, addr, len, flags);
       if (rc >= 0) track_conn(rc);
