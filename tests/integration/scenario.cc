@@ -82,6 +82,15 @@ std::string failure_samples(const LoadStats& stats) {
 
 }  // namespace
 
+// The --ready-after regex with {pid} replaced.
+std::string ready_after_pattern(const std::string& regex,
+                                const std::string& pid) {
+  std::string out = regex;
+  for (size_t at; (at = out.find("{pid}")) != std::string::npos;)
+    out.replace(at, 5, pid);
+  return out;
+}
+
 Scenario::Scenario(DriverOptions opts)
     : opts_(std::move(opts)),
       service_(opts_.pidfile_from_arg ? GroupBy::kSession
@@ -177,7 +186,10 @@ void Scenario::start_service() {
   fmt::print(stderr, "\n");
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw TestFailure(errno_text("pipe2"));
-  log_ = std::make_unique<LogWatcher>(pipe_fds[0]);
+  std::optional<std::regex> keep;
+  if (!opts_.ready_after.empty())
+    keep = std::regex(ready_after_pattern(opts_.ready_after, R"(\d+)"));
+  log_ = std::make_unique<LogWatcher>(pipe_fds[0], std::move(keep));
   std::string error;
   pid_t pid = spawn_in_new_group(argv, pipe_fds[1], &error);
   close(pipe_fds[1]);

@@ -43,6 +43,10 @@ struct TestFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The --ready-after regex with {pid} replaced by `pid` (a pid, or a regex).
+std::string ready_after_pattern(const std::string& regex,
+                                const std::string& pid);
+
 class Scenario {
  public:
   explicit Scenario(DriverOptions opts);
@@ -97,6 +101,8 @@ class Scenario {
   LogMatch wait_ready(size_t from, pid_t alive, const std::string& what,
                       const Deadline& deadline);
   pid_t leader_from_pidfile(pid_t previous, const std::string& what);
+  void check_ready_after(const std::string& pid, size_t from, size_t ready,
+                         const std::string& what);
 
   DriverOptions opts_;
   Placeholders ph_;
