@@ -435,13 +435,38 @@ void gen_relock() {
   if (g_accept_lock_held.load()) lock_page(F_RDLCK, F_SETLK);
 }
 
+namespace {
+// Set in a fork child of the generation's root (gen_take_over_root).
+constinit std::atomic<bool> g_forked_by_root{false};
+}  // namespace
+
 void gen_after_fork_child() {
   g_accept_lock_held.store(false);
   // The starting copy is the parent's business.
   if (GenShared* next = g_next.exchange(nullptr))
     munmap(next, sizeof(GenShared));
-  if (GenShared* page = g_shared.load(std::memory_order_acquire))
-    claim_slot(page);
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  if (!page) return;
+  // The slot inherited from the parent still names the parent.
+  ProcSlot* parent = g_slot.load();
+  g_forked_by_root.store(parent && parent->pid.load() == page->root_pid.load());
+  claim_slot(page);
+}
+
+bool gen_take_over_root() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  if (!page || !g_forked_by_root.load()) return false;
+  int32_t root = page->root_pid.load();
+  pid_t self = g_rt.pid.load();
+  // Our parent was the root; a parent that is gone is no longer ours.
+  if (root == self || getppid() == root ||
+      !page->root_pid.compare_exchange_strong(root, self))
+    return false;
+  HUPTIME_LOG(kInfo,
+              "main process {} exited after forking this one (a daemon): "
+              "pid {} is the generation's main process now",
+              root, self);
+  return true;
 }
 
 }  // namespace huptime

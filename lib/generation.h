@@ -102,6 +102,12 @@ void gen_count_conns(int delta);
 // The process this generation started as.
 pid_t gen_root_pid();
 
+// A daemon's first process forks and exits (nginx's `daemon on`): its child
+// becomes the generation's main process, the one that re-executes in exec
+// mode. True when this process was forked by the root, the root has exited
+// since, and this process took its place (the first to ask wins).
+bool gen_take_over_root();
+
 // The old generation's side of a new one: the leader creates the new
 // generation's page and latch before starting it (handed over as
 // "state="), so that it can mark it ready (--ready=notify) and find and
