@@ -10,6 +10,8 @@
 
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 
 #include "clock.h"
 #include "log.h"
@@ -45,6 +47,21 @@ GenShared* map_page(int fd) {
 }
 
 bool pid_alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+// An exited process its parent has not reaped yet.
+bool proc_is_zombie(pid_t pid) {
+  char path[48];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[512];
+  ssize_t got = read(fd, buf, sizeof buf - 1);
+  real::close(fd);
+  if (got <= 0) return false;
+  buf[got] = '\0';
+  const char* paren = strrchr(buf, ')');
+  return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
 
 // A slot for this process: a free one, or one whose process is gone.
 // Only system calls and atomics: runs in a fork child.
@@ -436,8 +453,10 @@ void gen_relock() {
 }
 
 namespace {
-// Set in a fork child of the generation's root (gen_take_over_root).
-constinit std::atomic<bool> g_forked_by_root{false};
+// Fork children (gen_take_over_root): the parent's pid, and whether this
+// process descends from the generation's root through forks alone.
+constinit std::atomic<pid_t> g_fork_parent{0};
+constinit std::atomic<bool> g_root_line{false};
 }  // namespace
 
 void gen_after_fork_child() {
@@ -448,18 +467,22 @@ void gen_after_fork_child() {
   GenShared* page = g_shared.load(std::memory_order_acquire);
   if (!page) return;
   // The slot inherited from the parent still names the parent.
-  ProcSlot* parent = g_slot.load();
-  g_forked_by_root.store(parent && parent->pid.load() == page->root_pid.load());
+  ProcSlot* slot = g_slot.load();
+  pid_t parent = slot ? slot->pid.load() : 0;
+  g_fork_parent.store(parent);
+  if (parent != 0 && parent == page->root_pid.load()) g_root_line.store(true);
   claim_slot(page);
 }
 
 bool gen_take_over_root() {
   GenShared* page = g_shared.load(std::memory_order_acquire);
-  if (!page || !g_forked_by_root.load()) return false;
+  if (!page || !g_root_line.load()) return false;
   int32_t root = page->root_pid.load();
   pid_t self = g_rt.pid.load();
-  // Our parent was the root; a parent that is gone is no longer ours.
-  if (root == self || getppid() == root ||
+  // The parent that forked us has exited (we were reparented), and so has
+  // the root (the same process, or the first of a double fork).
+  if (root == self || getppid() == g_fork_parent.load() ||
+      (pid_alive(root) && !proc_is_zombie(root)) ||
       !page->root_pid.compare_exchange_strong(root, self))
     return false;
   HUPTIME_LOG(kInfo,

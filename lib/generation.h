@@ -102,10 +102,12 @@ void gen_count_conns(int delta);
 // The process this generation started as.
 pid_t gen_root_pid();
 
-// A daemon's first process forks and exits (nginx's `daemon on`): its child
-// becomes the generation's main process, the one that re-executes in exec
-// mode. True when this process was forked by the root, the root has exited
-// since, and this process took its place (the first to ask wins).
+// A daemon's first process forks and exits (nginx's `daemon on`; a classic
+// daemon forks twice): the process left becomes the generation's main
+// process, the one that re-executes in exec mode. True when this process
+// descends from the root through forks alone, its parent and the root have
+// both exited since, and it took the root's place (the first to ask wins).
+// A worker whose parent lives never qualifies.
 bool gen_take_over_root();
 
 // The old generation's side of a new one: the leader creates the new
