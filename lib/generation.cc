@@ -354,12 +354,15 @@ bool gen_note_wait_slow(bool accepting, bool nonblock) {
   if (ready >= 0) {
     // With --ready=notify the old generation hangs up only after READY=1,
     // which may come long after the program first waits: up to the start
-    // timeout (the old one is alive and answering, or the hang-up is
-    // immediate).
-    int barrier_ms = peek ? kNotifyPeekMs
-                     : by_notify
-                         ? static_cast<int>(g_rt.config->start_timeout_ms)
-                         : kBarrierMs;
+    // timeout, after which the old one kills us. Waiting longer than that
+    // (by kBarrierMs) makes sure the kill comes first: a copy that never
+    // said READY=1 must not answer a single request (it once did, for a
+    // few milliseconds, when both deadlines were the start timeout).
+    int barrier_ms =
+        peek ? kNotifyPeekMs
+        : by_notify
+            ? static_cast<int>(g_rt.config->start_timeout_ms) + kBarrierMs
+            : kBarrierMs;
     pollfd p{ready, POLLRDHUP, 0};
     int rc;
     do {
