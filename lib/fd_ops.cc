@@ -231,7 +231,7 @@ void listeners_note_poll(const pollfd* fds, nfds_t n) {
   for (nfds_t i = 0; i < n; ++i) {
     if ((fds[i].events & POLLIN) &&
         entry_kind(g_fds.get(fds[i].fd)) == FdKind::kListener) {
-      gen_note_wait_slow();
+      gen_note_wait_slow(false, false);
       return;
     }
   }
@@ -244,7 +244,7 @@ void listeners_note_select(int nfds, const fd_set* readfds) {
   for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd) {
     if (FD_ISSET(fd, readfds) &&
         entry_kind(g_fds.get(fd)) == FdKind::kListener) {
-      gen_note_wait_slow();
+      gen_note_wait_slow(false, false);
       return;
     }
   }

@@ -10,6 +10,8 @@
 
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 
 #include "clock.h"
 #include "log.h"
@@ -41,6 +43,9 @@ void set_slot(ProcSlot* slot) {
 // The starting copy's page, in the process that started it.
 constinit std::atomic<GenShared*> g_next{nullptr};
 constexpr int kBarrierMs = 2000;
+// --ready=notify: how long a non-blocking accept() before READY=1 waits
+// for the hand-off before it reports an empty queue (generation.h).
+constexpr int kNotifyPeekMs = 2;
 
 GenShared* map_page(int fd) {
   void* mem = mmap(nullptr, sizeof(GenShared), PROT_READ | PROT_WRITE,
@@ -49,6 +54,21 @@ GenShared* map_page(int fd) {
 }
 
 bool pid_alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+// An exited process its parent has not reaped yet.
+bool proc_is_zombie(pid_t pid) {
+  char path[48];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[512];
+  ssize_t got = read(fd, buf, sizeof buf - 1);
+  real::close(fd);
+  if (got <= 0) return false;
+  buf[got] = '\0';
+  const char* paren = strrchr(buf, ')');
+  return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
 
 // A slot for this process: a free one, or one whose process is gone.
 // Only system calls and atomics: runs in a fork child.
@@ -116,6 +136,16 @@ bool all_taken_over_unlocked(int* count) {
 void log_ready(const GenShared* page, int listeners) {
   HUPTIME_LOG(kInfo, "ready (generation {}, {} listener{})",
               page->generation.load(), listeners, listeners == 1 ? "" : "s");
+}
+
+// --ready=notify, a new copy: the old generation got our READY=1, marked
+// us ready and hung up. Said once, by whichever thread sees the hang-up.
+void log_notified_ready(const GenShared* page) {
+  static constinit std::atomic<bool> logged{false};
+  if (g_rt.config->ready != ReadyRule::kNotify || !page->ready.load() ||
+      logged.exchange(true))
+    return;
+  HUPTIME_LOG(kInfo, "ready (generation {}, READY=1)", page->generation.load());
 }
 
 void release_starting_resources() {
@@ -278,13 +308,13 @@ void gen_expect_wait() {
   if (page && !page->ready.load()) g_await_wait.store(true);
 }
 
-void gen_note_wait_slow() {
+bool gen_note_wait_slow(bool accepting, bool nonblock) {
   GenShared* page = g_shared.load(std::memory_order_acquire);
-  if (!page) return;
+  if (!page) return true;
   int count = 0;
   {
     ListenerLock lock(g_listeners);
-    if (!all_taken_over_unlocked(&count)) return;
+    if (!all_taken_over_unlocked(&count)) return true;
   }
   master_report_listeners();
   uint32_t expected = 0;
@@ -325,18 +355,32 @@ void gen_note_wait_slow() {
   // version it never gets the old one again. Connections wait in the
   // kernel's queue meanwhile (well under a millisecond). Bounded: an old
   // generation that does not answer does not hold us up for long.
+  // Waiting is not accepting: with --ready=notify, only accept() waits
+  // for READY=1 (generation.h), or the program would never send it.
+  if (ready >= 0 && by_notify && !accepting) return true;
+  // A non-blocking accept() before READY=1 (redis accepts while it loads
+  // its data, to answer -LOADING) finds the queue "empty" instead: the old
+  // generation takes the connection. A short wait keeps a program that
+  // polls its listener meanwhile from spinning.
+  bool peek = by_notify && accepting && nonblock;
   if (ready >= 0) {
     // With --ready=notify the old generation hangs up only after READY=1,
     // which may come long after the program first waits: up to the start
-    // timeout (the old one is alive and answering, or the hang-up is
-    // immediate).
-    int barrier_ms = by_notify ? static_cast<int>(g_rt.config->start_timeout_ms)
-                               : kBarrierMs;
+    // timeout, after which the old one kills us. Waiting longer than that
+    // (by kBarrierMs) makes sure the kill comes first: a copy that never
+    // said READY=1 must not answer a single request (it once did, for a
+    // few milliseconds, when both deadlines were the start timeout).
+    int barrier_ms =
+        peek ? kNotifyPeekMs
+        : by_notify
+            ? static_cast<int>(g_rt.config->start_timeout_ms) + kBarrierMs
+            : kBarrierMs;
     pollfd p{ready, POLLRDHUP, 0};
     int rc;
     do {
       rc = real::poll(&p, 1, barrier_ms);
     } while (rc < 0 && errno == EINTR);
+    if (rc == 0 && peek) return false;
     HUPTIME_LOG(kDebug, "hand-off barrier: rc={} revents={:#x}", rc,
                 static_cast<unsigned>(p.revents));
     if (rc == 0)
@@ -349,15 +393,21 @@ void gen_note_wait_slow() {
     // learns that we are gone. The restart thread releases it later.
     if (rc == 0 && by_notify) {
       g_await_wait.store(false);
-      return;
+      return true;
     }
   }
+  if (ready >= 0 && by_notify) log_notified_ready(page);
   pinned.release();
   g_await_wait.store(false);
   release_starting_resources();
+  return true;
 }
 
-void gen_after_ready() { release_starting_resources(); }
+void gen_after_ready() {
+  if (GenShared* page = g_shared.load(std::memory_order_acquire))
+    log_notified_ready(page);
+  release_starting_resources();
+}
 
 void gen_ready_notified() {
   GenShared* page = g_shared.load(std::memory_order_acquire);
@@ -417,13 +467,44 @@ void gen_relock() {
   if (g_accept_lock_held.load()) lock_page(F_RDLCK, F_SETLK);
 }
 
+namespace {
+// Fork children (gen_take_over_root): the parent's pid, and whether this
+// process descends from the generation's root through forks alone.
+constinit std::atomic<pid_t> g_fork_parent{0};
+constinit std::atomic<bool> g_root_line{false};
+}  // namespace
+
 void gen_after_fork_child() {
   g_accept_lock_held.store(false);
   // The starting copy is the parent's business.
   if (GenShared* next = g_next.exchange(nullptr))
     munmap(next, sizeof(GenShared));
-  if (GenShared* page = g_shared.load(std::memory_order_acquire))
-    claim_slot(page);
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  if (!page) return;
+  // The slot inherited from the parent still names the parent.
+  ProcSlot* slot = g_slot.load();
+  pid_t parent = slot ? slot->pid.load() : 0;
+  g_fork_parent.store(parent);
+  if (parent != 0 && parent == page->root_pid.load()) g_root_line.store(true);
+  claim_slot(page);
+}
+
+bool gen_take_over_root() {
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  if (!page || !g_root_line.load()) return false;
+  int32_t root = page->root_pid.load();
+  pid_t self = g_rt.pid.load();
+  // The parent that forked us has exited (we were reparented), and so has
+  // the root (the same process, or the first of a double fork).
+  if (root == self || getppid() == g_fork_parent.load() ||
+      (pid_alive(root) && !proc_is_zombie(root)) ||
+      !page->root_pid.compare_exchange_strong(root, self))
+    return false;
+  HUPTIME_LOG(kInfo,
+              "main process {} exited after forking this one (a daemon): "
+              "pid {} is the generation's main process now",
+              root, self);
+  return true;
 }
 
 }  // namespace huptime

@@ -44,13 +44,28 @@ bool gen_drain_announced();
 void gen_clear_drain();
 
 // Readiness. Call gen_expect_wait() when this process gets a listener;
-// gen_note_wait() from every hook that shows the program waiting on one.
-// Cheap when readiness is already known (one relaxed load).
+// gen_note_wait() from every hook that shows the program waiting on one,
+// gen_note_accept() from accept. Cheap when readiness is already known (one
+// relaxed load).
+//
+// With --ready=notify a new copy's hand-off barrier waits for its READY=1,
+// which the program often sends only after it registered its listeners
+// (redis adds them to epoll, then loads its data, then says READY=1): the
+// barrier then holds only accept(), never a wait that accepts nothing. A
+// non-blocking accept() is not held: until then gen_note_accept() returns
+// false and the hook fails it with EAGAIN, as for an empty queue (redis
+// accepts while it loads, to answer -LOADING), and the old generation
+// takes the connection.
 void gen_expect_wait();
 extern constinit std::atomic<bool> g_await_wait;
-void gen_note_wait_slow();
+bool gen_note_wait_slow(bool accepting, bool nonblock);
 inline void gen_note_wait() {
-  if (g_await_wait.load(std::memory_order_relaxed)) gen_note_wait_slow();
+  if (g_await_wait.load(std::memory_order_relaxed))
+    gen_note_wait_slow(false, false);
+}
+inline bool gen_note_accept(bool nonblock) {
+  if (!g_await_wait.load(std::memory_order_relaxed)) return true;
+  return gen_note_wait_slow(true, nonblock);
 }
 
 // The ready socket of this generation hung up: someone reported. Release
@@ -93,6 +108,14 @@ inline void gen_count_conns(int delta) {
 
 // The process this generation started as.
 pid_t gen_root_pid();
+
+// A daemon's first process forks and exits (nginx's `daemon on`; a classic
+// daemon forks twice): the process left becomes the generation's main
+// process, the one that re-executes in exec mode. True when this process
+// descends from the root through forks alone, its parent and the root have
+// both exited since, and it took the root's place (the first to ask wins).
+// A worker whose parent lives never qualifies.
+bool gen_take_over_root();
 
 // The old generation's side of a new one: the leader creates the new
 // generation's page and latch before starting it (handed over as

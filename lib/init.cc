@@ -21,6 +21,7 @@
 #include "notify_socket.h"
 #include "our_fds.h"
 #include "real.h"
+#include "reap_old_children.h"
 #include "runtime.h"
 #include "service_state.h"
 #include "signals.h"
@@ -182,6 +183,8 @@ void init_once() {
     g_rt.preload_lib = our_path();
     prebuild_launch_vars();
     if (const char* fds = getenv(kEnvFds)) take_handoff(fds);
+    // Before the program runs: every child now is the old image's.
+    if (g_reexecuted && g_rt.config->mode == Mode::kExec) reap_old_children();
     scrub_environment();
     // An image started by a restart (it inherited listeners) came with the
     // restart signal blocked (signals.h).

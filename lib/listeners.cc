@@ -137,14 +137,17 @@ bool accept_needs_care() {
              g_rt.pid.load(std::memory_order_relaxed);
 }
 
-// Starts this process's restart thread and notes the program waiting on a
-// listener. Cold.
-[[gnu::noinline, gnu::cold]] void prepare_accept(bool listening) {
+// Starts this process's restart thread and notes the program accepting on
+// a listener. Cold. False when the accept must fail with EAGAIN: a
+// non-blocking accept that --ready=notify's hand-off barrier holds back
+// (gen_note_accept).
+[[gnu::noinline, gnu::cold]] bool prepare_accept(bool listening,
+                                                 uint32_t word) {
   restart_thread_ensure();
   pid_t self = g_rt.pid.load(std::memory_order_relaxed);
   if (restart_thread_pid().load(std::memory_order_acquire) == self)
     g_accept_ready_pid.store(self, std::memory_order_relaxed);
-  if (listening) gen_note_wait();
+  return !listening || gen_note_accept(g_listeners.nonblock(entry_slot(word)));
 }
 
 // One accept on a listener, counted as in flight (the restart thread of a
@@ -183,7 +186,10 @@ bool accept_needs_care() {
     if (block_like_accept(fd, &retry) < 0) return -1;
     if (!retry) return -1;
     if (entry_kind(g_fds.get(fd)) == FdKind::kListener) {
-      gen_note_wait();
+      if (!gen_note_accept(nonblock)) {
+        errno = EAGAIN;
+        return -1;
+      }
       int rc = accept_once(fd, addr, len, flags);
       if (rc >= 0) return rc;
       err = errno;
@@ -204,8 +210,11 @@ int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
   if (kind != FdKind::kListener && kind != FdKind::kRetired)
     return accept4 ? real::accept4(fd, addr, len, flags)
                    : real::accept(fd, addr, len);
-  if (__builtin_expect(accept_needs_care(), 0))
-    prepare_accept(kind == FdKind::kListener);
+  if (__builtin_expect(accept_needs_care(), 0) &&
+      !prepare_accept(kind == FdKind::kListener, word)) {
+    errno = EAGAIN;
+    return -1;
+  }
   if (kind == FdKind::kListener) {
     int rc = accept_once(fd, addr, len, flags);
     if (rc >= 0) return rc;

@@ -89,7 +89,8 @@ void RestartThread::on_signal() {
   // Exec mode re-executes the generation's main process in place: a
   // worker that got the signal too (sent to the whole group) leaves the
   // restart to it. (Passing the signal on would make it two restarts.)
-  if (g_rt.config->mode == Mode::kExec && !is_generation_root()) {
+  if (g_rt.config->mode == Mode::kExec && !is_generation_root() &&
+      !gen_take_over_root()) {
     HUPTIME_LOG(kDebug, "SIG{}: left to the main process {}", sig,
                 gen_root_pid());
     return;

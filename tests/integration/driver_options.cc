@@ -25,7 +25,8 @@ namespace {
              "[--setup-request TEXT] [--side-request TEXT] "
              "[--result-json FILE] [--title TEXT] [--skip-if-missing] "
              "[--signal SIG] [--program-signal SIG] "
-             "[--check-resources RSS_KB] -- SERVER ARGS...\n");
+             "[--check-resources RSS_KB] [--ready-after REGEX] "
+             "-- SERVER ARGS...\n");
   std::exit(2);
 }
 
@@ -106,6 +107,8 @@ void apply_option(std::string_view arg, std::string_view value,
     opts->restart_signal = parse_signal(arg, value);
   else if (arg == "--program-signal")
     opts->program_signal = parse_signal(arg, value);
+  else if (arg == "--ready-after")
+    opts->ready_after = std::string(value);
   else if (arg == "--check-resources")
     opts->rss_tolerance_kb = parse_int(arg, value, 0);
   else

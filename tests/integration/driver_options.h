@@ -98,6 +98,9 @@ struct DriverOptions {
   bool skip_if_missing = false;
   int restart_signal = 1;  // SIGHUP
   int program_signal = 0;  // none
+  // --ready-after REGEX: each restart's new generation must print a line
+  // matching it ({pid}: the pid that reports ready) before it is ready.
+  std::string ready_after;
 };
 
 // Parses the command line; prints usage and exits 2 on error.

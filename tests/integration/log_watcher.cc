@@ -17,8 +17,10 @@ constexpr std::string_view kLibraryPrefix = "huptime[";
 
 }  // namespace
 
-LogWatcher::LogWatcher(int fd)
-    : fd_(fd), stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+LogWatcher::LogWatcher(int fd, std::optional<std::regex> also_keep)
+    : fd_(fd),
+      stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      also_keep_(std::move(also_keep)) {
   thread_ = std::thread(&LogWatcher::run, this);
 }
 
@@ -69,7 +71,8 @@ void LogWatcher::run() {
 
 void LogWatcher::take_line(std::string line) {
   if (line.size() > kMaxLine) line.resize(kMaxLine);
-  bool library = line.find(kLibraryPrefix) != std::string::npos;
+  bool library = line.find(kLibraryPrefix) != std::string::npos ||
+                 (also_keep_ && std::regex_search(line, *also_keep_));
   if (library || ++other_lines_ <= kMirrorOther)
     fmt::print(stderr, "  | {}\n", line);
   if (!library) return;

@@ -3,8 +3,9 @@
 // the driver wait, with a deadline, for a library log line that matches one
 // of some patterns.
 //
-// Only lines that contain "huptime[" (the library's prefix) are kept and
-// indexed; other output (python's http.server logs every request) is
+// Only lines that contain "huptime[" (the library's prefix), or that match
+// the `also_keep` pattern given at construction, are kept and indexed;
+// other output (python's http.server logs every request) is
 // mirrored for the first kMirrorOther lines, then only counted.
 #pragma once
 
@@ -33,7 +34,7 @@ class LogWatcher {
   static constexpr size_t kMirrorOther = 50;
 
   // Takes ownership of `fd`, the read end of the service's stderr pipe.
-  explicit LogWatcher(int fd);
+  explicit LogWatcher(int fd, std::optional<std::regex> also_keep = {});
   ~LogWatcher();
   LogWatcher(const LogWatcher&) = delete;
   LogWatcher& operator=(const LogWatcher&) = delete;
@@ -59,6 +60,7 @@ class LogWatcher {
 
   int fd_;
   int stop_fd_;
+  std::optional<std::regex> also_keep_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::vector<std::string> lines_;  // guarded by mutex_

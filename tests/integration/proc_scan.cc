@@ -54,6 +54,15 @@ std::vector<ProcStat> list_processes() {
   return processes;
 }
 
+std::vector<ProcStat> list_zombies() {
+  std::vector<ProcStat> zombies;
+  for_each_number("/proc", [&](int pid) {
+    auto stat = read_proc_stat(pid);
+    if (stat && stat->state == 'Z') zombies.push_back(*stat);
+  });
+  return zombies;
+}
+
 int count_fds(pid_t pid) {
   int count = 0;
   bool ok =

@@ -24,6 +24,9 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 // Every live (non-zombie) process on the machine.
 std::vector<ProcStat> list_processes();
 
+// Every zombie on the machine (exited, not yet reaped by its parent).
+std::vector<ProcStat> list_zombies();
+
 // The number of entries in /proc/PID/fd; -1 if unreadable (gone).
 int count_fds(pid_t pid);
 

@@ -2,6 +2,7 @@
 //
 // The contract (printed by libhuptime on the service's stderr):
 //   huptime[PID]: ready (generation G, K listeners)
+//   huptime[PID]: ready (generation G, READY=1)              (--ready=notify)
 //   huptime[OLD]: new copy pid NEW is ready; draining      (fork mode)
 //   huptime[OLD]: new copy pid NEW failed...               (fork mode)
 //   huptime[PID]: re-executing...                          (exec mode)
@@ -26,9 +27,10 @@ using std::chrono::seconds;
 constexpr auto kReloadDeadline = seconds(30);
 constexpr auto kStartDeadline = seconds(20);
 
+// "K listeners" by the listen rule, "READY=1" with --ready=notify.
 std::regex ready_pattern() {
   return std::regex(
-      R"(huptime\[(\d+)\]: ready \(generation (\d+), (\d+) listeners?\))");
+      R"(huptime\[(\d+)\]: ready \(generation (\d+), ((\d+) listeners?|READY=1)\))");
 }
 
 std::regex draining_pattern(pid_t old) {
@@ -84,6 +86,7 @@ void Scenario::reload(int number) {
   wait_successes(load_->snapshot().ok, 2 * static_cast<uint64_t>(opts_.clients),
                  opts_.versions ? number : -1,
                  fmt::format("after reload {}", number));
+  check_no_zombies(fmt::format("after reload {}", number));
 }
 
 // Fork mode: the old leader announces the new copy, the new copy (or, for
@@ -108,11 +111,14 @@ pid_t Scenario::reload_fork(int number, size_t from) {
   pid_t leader = fresh;
   if (opts_.pidfile_from_arg)
     leader = leader_from_pidfile(old, fmt::format("reload {}", number));
-  wait_ready(from, opts_.pidfile_from_arg ? leader : fresh,
-             fmt::format("reload {}: 'huptime[PID]: ready (generation > {}, "
-                         "...)'",
-                         number, generation_),
-             deadline);
+  LogMatch ready = wait_ready(
+      from, opts_.pidfile_from_arg ? leader : fresh,
+      fmt::format("reload {}: 'huptime[PID]: ready (generation > {}, "
+                  "...)'",
+                  number, generation_),
+      deadline);
+  check_ready_after(ready.groups[1], from, ready.index,
+                    fmt::format("reload {}", number));
   if (!service_.adopt_leader(leader))
     throw TestFailure(
         fmt::format("reload {}: new leader {} is not running", number, leader));
@@ -125,7 +131,8 @@ pid_t Scenario::reload_fork(int number, size_t from) {
 }
 
 // Exec mode: the leader announces that it re-executes, then the same pid is
-// ready again with a higher generation.
+// ready again with a higher generation (a daemon's: its fork child, named
+// by the pid file).
 pid_t Scenario::reload_exec(int number, size_t from) {
   Deadline deadline(kReloadDeadline);
   pid_t old = leader_;
@@ -133,14 +140,23 @@ pid_t Scenario::reload_exec(int number, size_t from) {
       {reexec_pattern(old)}, from, old,
       fmt::format("reload {}: 'huptime[{}]: re-executing'", number, old),
       deadline);
-  wait_ready(reexec.index + 1, old,
-             fmt::format("reload {}: 'huptime[PID]: ready (generation > {}, "
-                         "...)' after 'huptime[{}]: re-executing'",
-                         number, generation_, old),
-             deadline);
+  LogMatch ready = wait_ready(
+      reexec.index + 1, old,
+      fmt::format("reload {}: 'huptime[PID]: ready (generation > {}, "
+                  "...)' after 'huptime[{}]: re-executing'",
+                  number, generation_, old),
+      deadline);
+  check_ready_after(ready.groups[1], reexec.index + 1, ready.index,
+                    fmt::format("reload {}", number));
   mark_stale(number - 1);  // the old image is gone
   if (!opts_.pidfile_from_arg) return old;
-  return leader_from_pidfile(-1, fmt::format("reload {}", number));
+  // A daemon re-executed in place daemonizes again: a new pid, and a new
+  // session (setsid) whose processes are the service's too.
+  pid_t leader = leader_from_pidfile(-1, fmt::format("reload {}", number));
+  if (!service_.adopt_leader(leader))
+    throw TestFailure(
+        fmt::format("reload {}: new leader {} is not running", number, leader));
+  return leader;
 }
 
 // Master mode: the master (whose pid never changes) restarts each copy;
@@ -162,15 +178,17 @@ pid_t Scenario::reload_master(int number, size_t from) {
                     number, done.line));
   // The library's line, or the master's own for seccomp interception.
   std::regex handed_over(
-      R"(huptime\[\d+\]: (master: )?new copy pid \d+ is ready; draining)");
+      R"(huptime\[\d+\]: (?:master: )?new copy pid (\d+) is ready; draining)");
   size_t at = from;
-  for (int copy = 0; copy < opts_.copies; ++copy)
-    at = wait_log(
-             {handed_over}, at, master,
-             fmt::format("reload {}: copy {} handed over", number, copy + 1),
-             deadline)
-             .index +
-         1;
+  for (int copy = 0; copy < opts_.copies; ++copy) {
+    LogMatch handed = wait_log(
+        {handed_over}, at, master,
+        fmt::format("reload {}: copy {} handed over", number, copy + 1),
+        deadline);
+    check_ready_after(handed.groups[1], from, handed.index,
+                      fmt::format("reload {}, copy {}", number, copy + 1));
+    at = handed.index + 1;
+  }
   mark_stale(number - 1);  // no copy of the old version accepts
   return master;
 }
@@ -225,6 +243,21 @@ LogMatch Scenario::wait_ready(size_t from, pid_t alive, const std::string& what,
     }
     from = ready.index + 1;
   }
+}
+
+// --ready-after: the line from `pid` must be among the kept lines from
+// `from` on, before the line at index `ready` that made it ready.
+void Scenario::check_ready_after(const std::string& pid, size_t from,
+                                 size_t ready, const std::string& what) {
+  if (opts_.ready_after.empty()) return;
+  std::string pattern = ready_after_pattern(opts_.ready_after, pid);
+  auto found =
+      log_->wait_for({std::regex(pattern)}, from, Deadline(seconds(0)));
+  if (!found || found->index > ready)
+    throw TestFailure(fmt::format(
+        "{}: pid {} was ready before it printed a line matching '{}'{}", what,
+        pid, pattern, found ? " (it did later)" : ""));
+  fmt::print(stderr, "reload_test: {}: ready after: {}\n", what, found->line);
 }
 
 // Polls the pid file (20 ms) until it names a live process other than

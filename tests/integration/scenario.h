@@ -13,7 +13,9 @@
 //      then more successes;
 //   7. 200 more successes, stop the load; every request must have succeeded
 //      and, with --versions, every version appeared and none came back;
-//   8. processes and fds back to the baseline within 10 s;
+//      after each reload, no process of the service left a zombie for more
+//      than 10 s (a pre-fork server's old workers must be reaped);
+//   8. processes and fds back to the baseline within 10 s, no zombie;
 //   9. SIGTERM to the leader and the group, all gone within 10 s.
 //
 // Any failed check throws TestFailure with a message naming what was
@@ -40,6 +42,10 @@ namespace huptime::test {
 struct TestFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// The --ready-after regex with {pid} replaced by `pid` (a pid, or a regex).
+std::string ready_after_pattern(const std::string& regex,
+                                const std::string& pid);
 
 class Scenario {
  public:
@@ -80,6 +86,7 @@ class Scenario {
   void mark_stale(int version);
   void finish_load();
   void check_back_to_baseline();
+  void check_no_zombies(const std::string& when);
   void stop_service();
   void cleanup();
 
@@ -94,6 +101,8 @@ class Scenario {
   LogMatch wait_ready(size_t from, pid_t alive, const std::string& what,
                       const Deadline& deadline);
   pid_t leader_from_pidfile(pid_t previous, const std::string& what);
+  void check_ready_after(const std::string& pid, size_t from, size_t ready,
+                         const std::string& what);
 
   DriverOptions opts_;
   Placeholders ph_;

@@ -78,6 +78,15 @@ ServiceSnapshot ServiceProcesses::snapshot() const {
   return snap;
 }
 
+std::vector<ProcStat> ServiceProcesses::zombies() const {
+  reap_children();
+  std::vector<ProcStat> found;
+  for (const ProcStat& proc : list_zombies())
+    if (proc.ppid != getpid() && member(proc.pgrp, proc.session))
+      found.push_back(proc);
+  return found;
+}
+
 void ServiceProcesses::signal_all(int sig) const {
   for (pid_t pid : snapshot().pids) kill(pid, sig);
   for (const Key& key : keys_) kill(-key.id, sig);

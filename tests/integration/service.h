@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "proc_scan.h"
+
 namespace huptime::test {
 
 enum class GroupBy { kProcessGroup, kSession };
@@ -39,6 +41,11 @@ class ServiceProcesses {
 
   // The live members now, with their open fd counts (reaps first).
   ServiceSnapshot snapshot() const;
+
+  // The members that exited and that their parent has not reaped, other
+  // than the driver's own children (reaped first). A pre-fork server's
+  // old workers must not stay so after a restart.
+  std::vector<ProcStat> zombies() const;
 
   // Sends `sig` to every member and to every adopted process group.
   void signal_all(int sig) const;

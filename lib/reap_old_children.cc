@@ -1,0 +1,116 @@
+#include "reap_old_children.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "log.h"
+#include "old_children.h"
+#include "real.h"
+
+namespace huptime {
+
+namespace {
+
+// The parent and start time of `pid`, from /proc/PID/stat (zombies
+// included: their stat stays until they are reaped).
+std::optional<StatFields> stat_of(pid_t pid) {
+  char path[48];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[1024];
+  ssize_t got = read(fd, buf, sizeof buf - 1);
+  real::close(fd);
+  if (got <= 0) return std::nullopt;
+  return parse_proc_stat(std::string_view(buf, static_cast<size_t>(got)));
+}
+
+// Still a child of this process, and the same process as recorded.
+bool still_ours(const OldChild& child, pid_t self) {
+  auto stat = stat_of(child.pid);
+  return stat && stat->ppid == self && stat->start_time == child.start_time;
+}
+
+std::vector<OldChild> children_of(pid_t self) {
+  std::vector<OldChild> children;
+  DIR* proc = opendir("/proc");
+  if (!proc) return children;
+  while (dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    long pid = strtol(entry->d_name, &end, 10);
+    if (pid <= 1 || *end != '\0' || pid == self) continue;
+    auto stat = stat_of(static_cast<pid_t>(pid));
+    if (!stat || stat->ppid != self) continue;
+    children.push_back({static_cast<pid_t>(pid), stat->start_time});
+    if (children.size() == kMaxOldChildren) break;
+  }
+  closedir(proc);
+  return children;
+}
+
+// Waits for one old child to exit without reaping it (WNOWAIT), then
+// reaps it if it is still the same process. ECHILD: the program reaped it.
+bool reap_one(const OldChild& child, pid_t self) {
+  siginfo_t info{};
+  int rc;
+  do {
+    rc = waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOWAIT);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0 || !still_ours(child, self)) return false;
+  return waitpid(child.pid, nullptr, WNOHANG) == child.pid;
+}
+
+void* reaper_main(void* arg) {
+  auto* children = static_cast<std::vector<OldChild>*>(arg);
+  pid_t self = getpid();
+  int reaped = 0;
+  for (const OldChild& child : *children)
+    if (reap_one(child, self)) ++reaped;
+  HUPTIME_LOG(kDebug, "reaped {} of {} children of the previous image", reaped,
+              children->size());
+  delete children;
+  return nullptr;
+}
+
+}  // namespace
+
+void reap_old_children() {
+  pid_t self = getpid();
+  auto* children = new std::vector<OldChild>(children_of(self));
+  if (children->empty()) {
+    delete children;
+    return;
+  }
+  HUPTIME_LOG(kDebug, "{} children of the previous image to reap",
+              children->size());
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t thread;
+  if (pthread_create(&thread, &attr, reaper_main, children) == 0) {
+    pthread_setname_np(thread, "huptime-reap");
+  } else {
+    HUPTIME_LOG(kWarn, "cannot start a thread to reap {} old children",
+                children->size());
+    delete children;
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+}  // namespace huptime
