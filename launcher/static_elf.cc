@@ -162,10 +162,16 @@ bool notes_have_go_buildid(std::span<const unsigned char> notes) {
   return false;
 }
 
-std::string preload_blind_reason(const std::string& path) {
+namespace {
+
+// Opens `path` (a regular file only; never blocks on a FIFO) and calls
+// `inspect(fd, headers)` with its ELF header and program header table.
+// `otherwise` when the file cannot be read or is not a native ELF.
+template <typename T, typename Inspect>
+T with_elf_headers(const std::string& path, T otherwise, Inspect inspect) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return "";
-  std::string reason;
+  if (fd < 0) return otherwise;
+  T result = otherwise;
   struct stat st;
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
     std::vector<unsigned char> bytes(sizeof(Elf64_Ehdr));
@@ -174,36 +180,33 @@ std::string preload_blind_reason(const std::string& path) {
     if (needed > 0 && needed <= kMaxHeaderBytes) {
       bytes.resize(needed);
       bytes.resize(read_at(fd, bytes.data(), needed, 0));
-      for (auto [offset, size] : elf_note_segments(bytes)) {
-        std::vector<unsigned char> notes(size);
-        notes.resize(
-            read_at(fd, notes.data(), size, static_cast<off_t>(offset)));
-        if (notes_have_go_buildid(notes)) reason = "a Go program";
-      }
-      if (reason.empty() && elf_is_static(bytes)) reason = "statically linked";
+      result = inspect(fd, bytes);
     }
   }
   close(fd);
-  return reason;
+  return result;
+}
+
+}  // namespace
+
+std::string preload_blind_reason(const std::string& path) {
+  return with_elf_headers<std::string>(
+      path, "", [](int fd, const std::vector<unsigned char>& bytes) {
+        for (auto [offset, size] : elf_note_segments(bytes)) {
+          std::vector<unsigned char> notes(size);
+          notes.resize(
+              read_at(fd, notes.data(), size, static_cast<off_t>(offset)));
+          if (notes_have_go_buildid(notes)) return std::string("a Go program");
+        }
+        return std::string(elf_is_static(bytes) ? "statically linked" : "");
+      });
 }
 
 bool file_is_static_elf(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return false;
-  bool is_static = false;
-  struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    std::vector<unsigned char> bytes(sizeof(Elf64_Ehdr));
-    bytes.resize(read_at(fd, bytes.data(), bytes.size(), 0));
-    size_t needed = elf_bytes_needed(bytes);
-    if (needed > 0 && needed <= kMaxHeaderBytes) {
-      bytes.resize(needed);
-      bytes.resize(read_at(fd, bytes.data(), needed, 0));
-      is_static = elf_is_static(bytes);
-    }
-  }
-  close(fd);
-  return is_static;
+  return with_elf_headers<bool>(
+      path, false, [](int, const std::vector<unsigned char>& bytes) {
+        return elf_is_static(bytes);
+      });
 }
 
 }  // namespace huptime
