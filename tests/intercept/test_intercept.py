@@ -156,16 +156,38 @@ def case_privilege(args, tmp, group):
     log(f"privilege: port {low} refused to nobody ({out.stderr.strip()})")
 
 
+class Static:
+    """srv_static (or `program`) under huptime --master, answering
+    "version 0" on a port of its own once start() returns."""
+
+    def __init__(self, args, tmp, group, name, launcher_args=(),
+                 program=None, extra=()):
+        self.port = free_port()
+        self.body = os.path.join(tmp, "body")
+        write_body(self.body, 0)
+        program = program or os.path.join(args.helpers, "srv_static")
+        self.master, self.log_path = start(
+            args, tmp, group, name,
+            [program, *extra, "--listen", f"tcp:127.0.0.1:{self.port}",
+             "--body-file", self.body], launcher_args)
+        wait_for(lambda: http_get(self.port), 20, "the first answer")
+
+    def started(self):
+        """The pids the master says it started, in order."""
+        return [int(line.split("started pid ")[1].split()[0])
+                for line in master_lines(self.log_path)
+                if "started pid" in line]
+
+    def count(self, text):
+        """How many of the master's lines contain `text`."""
+        return len([line for line in master_lines(self.log_path)
+                    if text in line])
+
+
 def case_io_uring(args, tmp, group):
-    port = free_port()
-    body = os.path.join(tmp, "body")
-    write_body(body, 0)
-    master, log_path = start(
-        args, tmp, group, "io_uring",
-        [os.path.join(args.helpers, "srv_static"), "--io-uring", "--listen",
-         f"tcp:127.0.0.1:{port}", "--body-file", body])
-    wait_for(lambda: http_get(port), 20, "the first answer")
-    text = text_of(log_path)
+    svc = Static(args, tmp, group, "io_uring", extra=["--io-uring"])
+    master = svc.master
+    text = text_of(svc.log_path)
     if "called io_uring_setup(): refused with ENOSYS" not in text:
         raise Fail(f"no message about io_uring:\n{text[-2000:]}")
     if "io_uring_setup: Function not implemented; using plain calls" \
@@ -176,19 +198,13 @@ def case_io_uring(args, tmp, group):
 
 
 def case_drain(args, tmp, group):
-    port = free_port()
-    body = os.path.join(tmp, "body")
-    write_body(body, 0)
     stale = os.path.join(tmp, "stale.pid")
     # WINCH is ignored by default: the old version never stops by itself.
-    master, log_path = start(
-        args, tmp, group, "drain",
-        [os.path.join(args.helpers, "srv_static"), "--listen",
-         f"tcp:127.0.0.1:{port}", "--body-file", body],
-        ["--stop-signal=WINCH", "--drain-timeout=1s", f"--unlink={stale}"])
-    wait_for(lambda: http_get(port), 20, "the first answer")
-    old = [line for line in master_lines(log_path) if "started pid" in line]
-    old_pid = int(old[0].split("started pid ")[1].split()[0])
+    svc = Static(args, tmp, group, "drain",
+                 ["--stop-signal=WINCH", "--drain-timeout=1s",
+                  f"--unlink={stale}"])
+    master, log_path, port, body = svc.master, svc.log_path, svc.port, svc.body
+    old_pid = svc.started()[0]
     write_body(body, 1)
     open(stale, "w").close()
     began = time.monotonic()
@@ -254,15 +270,10 @@ def case_nobody(args, tmp, group):
 
 def case_missing(args, tmp, group):
     import shutil
-    port = free_port()
-    body = os.path.join(tmp, "body")
-    write_body(body, 0)
     program = os.path.join(tmp, "srv_static")
     shutil.copy(os.path.join(args.helpers, "srv_static"), program)
-    master, log_path = start(
-        args, tmp, group, "missing",
-        [program, "--listen", f"tcp:127.0.0.1:{port}", "--body-file", body])
-    wait_for(lambda: http_get(port), 20, "the first answer")
+    svc = Static(args, tmp, group, "missing", program=program)
+    master, port, body = svc.master, svc.port, svc.body
     os.rename(program, program + ".away")
     write_body(body, 1)
     out = restart(args, master)
@@ -292,16 +303,9 @@ def process_gone(pid):
 
 
 def case_orphan(args, tmp, group):
-    port = free_port()
-    body = os.path.join(tmp, "body")
-    write_body(body, 0)
-    master, log_path = start(
-        args, tmp, group, "orphan",
-        [os.path.join(args.helpers, "srv_static"), "--listen",
-         f"tcp:127.0.0.1:{port}", "--body-file", body])
-    wait_for(lambda: http_get(port), 20, "the first answer")
-    line = [x for x in master_lines(log_path) if "started pid" in x][0]
-    child = int(line.split("started pid ")[1].split()[0])
+    svc = Static(args, tmp, group, "orphan")
+    master, port = svc.master, svc.port
+    child = svc.started()[0]
     master.kill()
     master.wait(timeout=10)
 
@@ -317,21 +321,13 @@ def case_orphan(args, tmp, group):
 
 
 def case_revive(args, tmp, group):
-    port = free_port()
-    body = os.path.join(tmp, "body")
-    write_body(body, 0)
-    master, log_path = start(
-        args, tmp, group, "revive",
-        [os.path.join(args.helpers, "srv_static"), "--listen",
-         f"tcp:127.0.0.1:{port}", "--body-file", body], ["--revive"])
-    wait_for(lambda: http_get(port), 20, "the first answer")
+    svc = Static(args, tmp, group, "revive", ["--revive"])
+    master, log_path, port = svc.master, svc.log_path, svc.port
     for round in range(3):
         # Ready (and its listener held) before the kill.
-        wait_for(lambda: len([x for x in master_lines(log_path)
-                              if " is ready" in x]) > round, 10,
+        wait_for(lambda: svc.count(" is ready") > round, 10,
                  "the master to see it ready")
-        line = [x for x in master_lines(log_path) if "started pid" in x][-1]
-        child = int(line.split("started pid ")[1].split()[0])
+        child = svc.started()[-1]
         os.kill(child, signal.SIGKILL)
         # Dead first (a dying process may still accept), then a request
         # while the revival waits out its 100 ms back-off.
@@ -343,27 +339,16 @@ def case_revive(args, tmp, group):
                        f"got {answer!r}\n{text_of(log_path)[-3000:]}")
         log(f"revive: pid {child} killed; a request made at once was "
             f"answered {time.monotonic() - began:.3f} s later")
-        wait_for(lambda: len([x for x in master_lines(log_path)
-                              if "is ready (revived)" in x]) > round, 10,
+        wait_for(lambda: svc.count("is ready (revived)") > round, 10,
                  f"revival {round + 1}")
     stop(master)
 
 
 def case_unready(args, tmp, group):
-    port = free_port()
-    body = os.path.join(tmp, "body")
-    write_body(body, 0)
-    master, log_path = start(
-        args, tmp, group, "unready",
-        [os.path.join(args.helpers, "srv_static"), "--listen",
-         f"tcp:127.0.0.1:{port}", "--body-file", body],
-        ["--revive", "--ready=notify"])
-    wait_for(lambda: http_get(port), 20, "the first answer")
-    line = [x for x in master_lines(log_path) if "started pid" in x][-1]
-    child = int(line.split("started pid ")[1].split()[0])
-    os.kill(child, signal.SIGKILL)
-    wait_for(lambda: len([x for x in master_lines(log_path)
-                          if "started pid" in x]) >= 2, 10, "a revival")
+    svc = Static(args, tmp, group, "unready", ["--revive", "--ready=notify"])
+    master, log_path, port = svc.master, svc.log_path, svc.port
+    os.kill(svc.started()[-1], signal.SIGKILL)
+    wait_for(lambda: len(svc.started()) >= 2, 10, "a revival")
     wait_for(lambda: http_get(port), 10, "the revived copy to answer")
     if "Address already in use" in text_of(log_path):
         raise Fail(f"the revival could not bind:\n{text_of(log_path)}")
