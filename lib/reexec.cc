@@ -18,6 +18,7 @@
 #include "log.h"
 #include "next_image.h"
 #include "our_fds.h"
+#include "park_threads.h"
 #include "raw_syscall.h"
 #include "real.h"
 #include "runtime.h"
@@ -35,6 +36,12 @@ namespace {
 // kMaxDisowned are recorded in *fds (returns how many) so that a failed
 // exec can give them back.
 constexpr int kMaxDisowned = 64;
+
+// How long the re-exec waits for the program's threads to hold still. A
+// thread that blocks the restart signal (nginx's master outside
+// sigsuspend) parks once it unblocks it; one that blocks it for good costs
+// the whole wait.
+constexpr int kParkTimeoutMs = 100;
 
 int disown_async_fds(int* fds) {
   int count = 0;
@@ -85,11 +92,20 @@ int reexec_in_place() {
       funlockfile(f);
     }
   }
+  // From here on the program's other threads hold still (park_threads.h):
+  // nothing below allocates or takes a lock they might hold.
+  ParkResult park = park_other_threads(restart_signal(), kParkTimeoutMs);
+  if (park.parked < park.asked)
+    HUPTIME_LOG(kDebug,
+                "{} of {} other threads did not stop before re-exec (they "
+                "block the restart signal)",
+                park.asked - park.parked, park.asked);
   int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   const std::string& dir = g_rt.config->cwd;
   if (!dir.empty() && chdir(dir.c_str()) != 0) {
     error = errno;
     if (cwd >= 0) real::close(cwd);
+    release_parked_threads();
     return error;
   }
   int disowned[kMaxDisowned];
@@ -127,6 +143,7 @@ int reexec_in_place() {
                   "working directory");
     real::close(cwd);
   }
+  release_parked_threads();
   return error;
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "our_fds.h"
+#include "park_threads.h"
 #include "raw_syscall.h"
 #include "real.h"
 #include "restart.h"
@@ -60,6 +61,10 @@ void apply_program_action(int sig, siginfo_t* info, void* context) {
 // async-signal-safe: one write, errno preserved.
 void on_restart_signal(int sig, siginfo_t* info, void* context) {
   int saved_errno = errno;
+  if (park_if_requested(info)) {
+    errno = saved_errno;
+    return;
+  }
   pid_t self = static_cast<pid_t>(raw_syscall6(SYS_getpid));
   int pipe_fd = our_fd(OurFd::kSelfPipeWrite);
   if (self == restart_thread_pid().load(std::memory_order_relaxed) &&

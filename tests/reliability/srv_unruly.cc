@@ -5,13 +5,23 @@
 //   dup2-over    dup2()s /dev/null over every fd from 3 to 255 but its
 //                listener (the library's own fds included)
 //   close-all    closes every fd from 3 up but its listener (close_range)
-// then answers "hello\n" to every HTTP request, one at a time.
+//   fd-churn     runs a thread that keeps opening a file without
+//                close-on-exec and sets the flag only ~50 us later (as
+//                nginx's master does with a new worker's channel)
+// then answers "hello\n" to every HTTP request, one at a time. Every
+// copy first prints "churn fds at start: N": how many of those files it
+// inherited (an exec in place that let the thread run on leaks them).
 //   srv_unruly WHAT PORT
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
 
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +46,31 @@ int listen_on(int port) {
   return fd;
 }
 
+constexpr char kChurnName[] = "srv-unruly-churn";
+
+int churn_fds() {
+  int count = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(entry.path(), ec);
+    if (!ec && target.string().find(kChurnName) != std::string::npos) ++count;
+  }
+  return count;
+}
+
+[[noreturn]] void churn() {
+  for (;;) {
+    int fd = memfd_create(kChurnName, 0);
+    auto until =
+        std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    close(fd);
+  }
+}
+
 void misbehave(const std::string& what, int listener) {
   if (what == "ignore-hup") {
     signal(SIGHUP, SIG_IGN);
@@ -51,6 +86,8 @@ void misbehave(const std::string& what, int listener) {
   } else if (what == "close-all") {
     if (listener > 3) close_range(3, listener - 1, 0);
     close_range(listener + 1, ~0U, 0);
+  } else if (what == "fd-churn") {
+    std::thread(churn).detach();
   } else {
     fprintf(stderr, "srv_unruly: unknown '%s'\n", what.c_str());
     exit(2);
@@ -64,6 +101,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: srv_unruly WHAT PORT\n");
     return 2;
   }
+  printf("churn fds at start: %d\n", churn_fds());
+  fflush(stdout);
   int listener = listen_on(atoi(argv[2]));
   misbehave(argv[1], listener);
   static const char kReply[] =
