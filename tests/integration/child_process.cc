@@ -94,6 +94,18 @@ bool wait_pid_exit(pid_t pid, const Deadline& deadline) {
   return exited;
 }
 
+std::string how_it_ended(pid_t pid) {
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid), &info,
+             WEXITED | WNOHANG | WNOWAIT) != 0 ||
+      info.si_pid != pid)
+    return "";
+  if (info.si_code == CLD_EXITED)
+    return "exit status " + std::to_string(info.si_status);
+  const char* name = sigabbrev_np(info.si_status);
+  return std::string("killed by SIG") + (name ? name : "?");
+}
+
 bool pid_alive(pid_t pid) {
   auto stat = read_proc_stat(pid);
   return stat && stat->state != 'Z' && stat->state != 'X';

@@ -36,4 +36,8 @@ bool wait_pid_exit(pid_t pid, const Deadline& deadline);
 // True if `pid` exists and is not a zombie.
 bool pid_alive(pid_t pid);
 
+// How a child of this process ended, without reaping it: "exit status 1",
+// "killed by SIGIO"; "" when it has not ended or is not our child.
+std::string how_it_ended(pid_t pid);
+
 }  // namespace huptime::test

@@ -221,8 +221,10 @@ LogMatch Scenario::wait_log(const std::vector<std::regex>& patterns,
     if (alive > 0 && !pid_alive(alive)) {
       if (auto found = log_->wait_for(patterns, from, Deadline(seconds(1))))
         return *found;
-      throw TestFailure(
-          fmt::format("{}: process {} exited while waiting", what, alive));
+      std::string how = how_it_ended(alive);
+      throw TestFailure(fmt::format("{}: process {} exited while waiting{}",
+                                    what, alive,
+                                    how.empty() ? "" : " (" + how + ")"));
     }
     if (deadline.expired())
       throw TestFailure(fmt::format("{}: not seen in time", what));
