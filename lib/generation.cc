@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "clock.h"
+#include "fork_guard.h"
 #include "log.h"
 #include "master_link.h"
 #include "our_fds.h"
@@ -59,6 +60,7 @@ bool pid_alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 bool proc_is_zombie(pid_t pid) {
   char path[48];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  TransientFds scope;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[512];
@@ -281,6 +283,7 @@ void gen_announce_drain() {
     moves = our_fd_moves();
     int latch = our_fd(OurFd::kDrainLatch);
     if (latch >= 0) eventfd_write(latch, 1);
+    HUPTIME_LOG(kDebug, "drain announced (latch fd {})", latch);
   } while (our_fd_moves() != moves);
 }
 

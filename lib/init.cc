@@ -14,6 +14,7 @@
 
 #include "env_codec.h"
 #include "exec_image.h"
+#include "fork_guard.h"
 #include "generation.h"
 #include "handoff.h"
 #include "listeners.h"
@@ -163,9 +164,21 @@ void take_handoff(const char* text) {
 // program's own atfork handlers: prepare handlers run in reverse order, so
 // ours locks after the program's have run (one of them may close a
 // listener), and ours unlocks in the child before the program's run.
-void lock_before_fork() { g_listeners.lock(); }
-void unlock_in_parent() { g_listeners.unlock(); }
-void reinit_in_child() { g_listeners.reinit_after_fork(); }
+// Then it waits for our threads' short-lived fds (fork_guard.h); in that
+// order, since a thread of ours may wait for the listener lock but never
+// holds a short-lived fd while it does.
+void lock_before_fork() {
+  g_listeners.lock();
+  fork_guard_prepare();
+}
+void unlock_in_parent() {
+  fork_guard_parent();
+  g_listeners.unlock();
+}
+void reinit_in_child() {
+  fork_guard_child();
+  g_listeners.reinit_after_fork();
+}
 
 void init_once() {
   t_in_init = true;

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -13,34 +12,20 @@
 #include <cstring>
 
 #include "clock.h"
+#include "fork_guard.h"
+#include "futex.h"
 #include "raw_syscall.h"
 
 namespace huptime {
 
 namespace {
 
-// Futex words: the kernel reads them as 32-bit integers.
+// Futex words.
 constinit std::atomic<uint32_t> g_hold{0};    // 1 while threads must wait
 constinit std::atomic<uint32_t> g_parked{0};  // threads waiting now
 // Requests sent and not yet seen by their thread. A request seen after the
 // release is discarded, not taken for the program's own raise().
 constinit std::atomic<int32_t> g_unseen{0};
-static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
-
-uint32_t* word(std::atomic<uint32_t>& a) {
-  return reinterpret_cast<uint32_t*>(&a);
-}
-
-void futex_wait(std::atomic<uint32_t>& a, uint32_t expected,
-                const timespec* timeout) {
-  raw_syscall6(SYS_futex, reinterpret_cast<long>(word(a)), FUTEX_WAIT_PRIVATE,
-               expected, reinterpret_cast<long>(timeout));
-}
-
-void futex_wake_all(std::atomic<uint32_t>& a) {
-  raw_syscall6(SYS_futex, reinterpret_cast<long>(word(a)), FUTEX_WAKE_PRIVATE,
-               INT32_MAX);
-}
 
 // huptime's own threads (the restart thread, the reaper) are named
 // "huptime*" and block the signal: asking them would only cost the wait.
@@ -64,6 +49,7 @@ bool is_ours(long tid) {
 int ask_others(int sig) {
   long pid = raw_syscall6(SYS_getpid);
   long self = raw_syscall6(SYS_gettid);
+  TransientFds scope;
   int dir = static_cast<int>(raw_syscall6(
       SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/task"),
       O_RDONLY | O_DIRECTORY | O_CLOEXEC));

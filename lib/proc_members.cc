@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "fork_guard.h"
 #include "real.h"
 
 namespace huptime {
@@ -38,6 +39,7 @@ bool holds(pid_t pid, dev_t dev, ino_t ino) {
 }  // namespace
 
 int signal_holders(dev_t dev, ino_t ino, int sig) {
+  TransientFds scope;
   DIR* proc = opendir("/proc");
   if (!proc) return 0;
   pid_t self = getpid();

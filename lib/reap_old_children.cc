@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fork_guard.h"
 #include "log.h"
 #include "old_children.h"
 #include "real.h"
@@ -27,6 +28,7 @@ namespace {
 std::optional<StatFields> stat_of(pid_t pid) {
   char path[48];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  TransientFds scope;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   char buf[1024];
