@@ -95,11 +95,10 @@ int reexec_in_place() {
   // From here on the program's other threads hold still (park_threads.h):
   // nothing below allocates or takes a lock they might hold.
   ParkResult park = park_other_threads(restart_signal(), kParkTimeoutMs);
-  if (park.parked < park.asked)
-    HUPTIME_LOG(kDebug,
-                "{} of {} other threads did not stop before re-exec (they "
-                "block the restart signal)",
-                park.asked - park.parked, park.asked);
+  HUPTIME_LOG(
+      kDebug, "{} of {} other threads hold still for the re-exec{}",
+      park.parked, park.asked,
+      park.parked < park.asked ? " (the others block the restart signal)" : "");
   int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   const std::string& dir = g_rt.config->cwd;
   if (!dir.empty() && chdir(dir.c_str()) != 0) {

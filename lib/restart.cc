@@ -359,6 +359,8 @@ void RestartThread::reexec() {
 }
 
 void RestartThread::run() {
+  HUPTIME_LOG(kDebug, "restart thread up (drain latch fd {})",
+              our_fd(OurFd::kDrainLatch));
   while (true) {
     if (g_restart_requested.exchange(false)) on_signal();
     start_owed_restart();
