@@ -8,8 +8,13 @@
 namespace huptime {
 
 // Returns the kernel's result: >= 0, or -errno. async-signal-safe.
-inline long raw_syscall6(long nr, long a1 = 0, long a2 = 0, long a3 = 0,
-                         long a4 = 0, long a5 = 0, long a6 = 0) {
+// Always inlined, at -O0 too: preflight.cc's clone(CLONE_VM | CLONE_VFORK)
+// with no stack of its own must not return through a frame of ours, which
+// the child's calls below the caller's frame overwrite (the parent would
+// then return to the child's return address).
+__attribute__((always_inline)) inline long raw_syscall6(
+    long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0,
+    long a6 = 0) {
 #if defined(__x86_64__)
   long ret;
   register long r10 __asm__("r10") = a4;
