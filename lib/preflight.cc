@@ -77,7 +77,7 @@ int at_least_3(int fd) {
 }
 
 // async-signal-safe (no vDSO, no errno).
-int64_t now_ms() {
+HUPTIME_CLONE_STACK int64_t now_ms() {
   timespec ts{};
   raw_syscall6(SYS_clock_gettime, CLOCK_MONOTONIC, reinterpret_cast<long>(&ts));
   return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
@@ -86,7 +86,7 @@ int64_t now_ms() {
 // Waits until fd is readable or the deadline (-1: none) passes; true when
 // readable. Also true on an unexpected error: the caller's blocking wait
 // then follows. async-signal-safe.
-bool wait_readable(int fd, int64_t deadline_ms) {
+HUPTIME_CLONE_STACK bool wait_readable(int fd, int64_t deadline_ms) {
   while (true) {
     timespec ts{};
     timespec* limit = nullptr;
@@ -105,7 +105,7 @@ bool wait_readable(int fd, int64_t deadline_ms) {
 }
 
 // Records why the shell could not start. async-signal-safe.
-bool fail(Shared* s, Stage stage, long rc) {
+HUPTIME_CLONE_STACK bool fail(Shared* s, Stage stage, long rc) {
   s->error = static_cast<int>(-rc);
   s->failed_stage = stage;
   return false;
@@ -115,7 +115,8 @@ bool fail(Shared* s, Stage stage, long rc) {
 // keeper's frame, hence a separate function that never returns. The
 // dispositions are default already (the keeper's); only the mask (all
 // blocked, inherited) is cleared. async-signal-safe.
-[[noreturn]] __attribute__((noinline)) void exec_shell(Shared* s) {
+[[noreturn]] __attribute__((noinline)) HUPTIME_CLONE_STACK void exec_shell(
+    Shared* s) {
   raw_syscall6(SYS_setpgid, 0, 0);
   uint64_t none = 0;
   raw_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none),
@@ -132,7 +133,7 @@ bool fail(Shared* s, Stage stage, long rc) {
 // /dev/null, nothing above stderr (the program's sockets must not outlive
 // its own close() in here), default dispositions (SIGCHLD must not be
 // ignored, or the shell would be reaped before we see its status).
-bool prepare_keeper(Shared* s) {
+HUPTIME_CLONE_STACK bool prepare_keeper(Shared* s) {
   KernelSigaction dfl{};
   for (int sig = 1; sig <= kMaxSignal; ++sig)
     if (sig != SIGKILL && sig != SIGSTOP)
@@ -150,7 +151,7 @@ bool prepare_keeper(Shared* s) {
 
 // Waits for the shell until the deadline, then kills its process group
 // (safe: it leads it and is not reaped yet), and reaps it.
-void watch_shell(Shared* s, long pid) {
+HUPTIME_CLONE_STACK void watch_shell(Shared* s, long pid) {
   int pidfd = static_cast<int>(raw_syscall6(SYS_pidfd_open, pid, 0));
   if (pidfd >= 0 && !wait_readable(pidfd, s->deadline_ms)) {
     s->timed_out = true;
@@ -166,7 +167,7 @@ void watch_shell(Shared* s, long pid) {
 }
 
 // async-signal-safe: system calls only.
-int keeper_main(void* arg) {
+HUPTIME_CLONE_STACK int keeper_main(void* arg) {
   auto* s = static_cast<Shared*>(arg);
   if (!prepare_keeper(s)) return 0;
   // vfork: the child borrows this stack below our frame until it execs.

@@ -34,7 +34,7 @@ struct ChildArgs {
 
 // Runs in the child, sharing our memory while we wait: system calls only.
 // async-signal-safe.
-int child_main(void* arg) {
+HUPTIME_CLONE_STACK int child_main(void* arg) {
   auto* a = static_cast<ChildArgs*>(arg);
   ExecImage& image = *a->image;
   if (image.handoff_index >= 0) {
