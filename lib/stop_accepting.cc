@@ -64,14 +64,25 @@ int saved_copy_unlocked(uint32_t slot) {
   return copy;
 }
 
-}  // namespace
+// An accept4() that entered the kernel on the real listener before the
+// swap can still take a connection after it, possibly one made after the
+// new generation answered (seen at load 20: a thread preempted inside the
+// call). The real listener is non-blocking, so these return at once
+// unless preempted; bounded anyway.
+void wait_accepts_returned() {
+  for (int waited = 0; waited < 200; ++waited) {
+    if (g_accepts_in_flight.load() == 0) return;
+    real::poll(nullptr, 0, 1);
+  }
+}
 
-void listeners_stop_accepting(bool keep_copies) {
+// Returns how many fds it retired, or -1 when it did nothing.
+int swap_in_placeholders(bool keep_copies) {
   ListenerLock lock(g_listeners);
-  if (g_stopped_accepting.load()) return;
+  if (g_stopped_accepting.load()) return -1;
   if (!ensure_placeholder()) {
     HUPTIME_LOG(kError, "cannot stop accepting: {}", strerror(errno));
-    return;
+    return -1;
   }
   int placeholder = our_fd(OurFd::kPlaceholder);
   int retired = 0;
@@ -99,6 +110,15 @@ void listeners_stop_accepting(bool keep_copies) {
     ++retired;
   });
   g_stopped_accepting.store(true);
+  return retired;
+}
+
+}  // namespace
+
+void listeners_stop_accepting(bool keep_copies) {
+  int retired = swap_in_placeholders(keep_copies);
+  if (retired < 0) return;
+  wait_accepts_returned();
   gen_mark_stopped();
   HUPTIME_LOG(kDebug, "stopped accepting on {} listener fd{}", retired,
               retired == 1 ? "" : "s");
