@@ -28,6 +28,9 @@ constinit std::atomic<bool> g_program_action_known{false};
 // The image in which our handler is installed (exec replaces handlers).
 constinit std::atomic<bool> g_installed{false};
 constinit struct sigaction g_saved[kMaxSignal + 1] = {};
+// A re-executed image keeps SIGIO ignored, the program seeing its default,
+// until the program sets a disposition (signals_take_over_at_start).
+constinit std::atomic<bool> g_sigio_shadowed{false};
 
 bool default_is_ignore(int sig) {
   return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
@@ -101,8 +104,30 @@ void signals_install() {
   if (!g_program_action_known.exchange(true)) g_program_action = previous;
 }
 
+// SIGIO while shadowed: the program's view is the default until it sets
+// one, which then applies for real.
+bool sigio_sigaction(const struct sigaction* act, struct sigaction* old,
+                     int* rc) {
+  if (!g_sigio_shadowed.load()) return false;
+  if (act) {
+    struct sigaction ignored = {};
+    *rc = real::sigaction(SIGIO, act, &ignored);
+    if (*rc != 0) return true;
+    g_sigio_shadowed.store(false);
+  } else {
+    *rc = 0;
+  }
+  if (old) {
+    *old = {};
+    old->sa_handler = SIG_DFL;
+  }
+  return true;
+}
+
 bool signals_sigaction(int sig, const struct sigaction* act,
                        struct sigaction* old, int* rc) {
+  if (sig == SIGIO && sig != restart_signal())
+    return sigio_sigaction(act, old, rc);
   if (sig != restart_signal()) return false;
   if (!g_installed.load()) {
     *rc = real::sigaction(sig, act, old);
@@ -119,7 +144,8 @@ bool signals_sigaction(int sig, const struct sigaction* act,
 }
 
 bool signals_signal(int sig, sighandler_t handler, sighandler_t* rc) {
-  if (sig != restart_signal()) return false;
+  if (sig != restart_signal() && (sig != SIGIO || !g_sigio_shadowed.load()))
+    return false;
   // glibc's signal(): BSD semantics, the handler stays and calls restart.
   struct sigaction act = {}, old = {};
   act.sa_handler = handler;
@@ -192,6 +218,14 @@ void signals_take_over_at_start() {
     if (real::sigaction(other, nullptr, &act) != 0 ||
         (act.sa_flags & SA_SIGINFO) || act.sa_handler != SIG_IGN)
       continue;
+    // SIGIO stays ignored: the old image's draining children may still
+    // hold an O_ASYNC fd whose owner is this pid (nginx passes each
+    // worker's channel to the others), and a SIGIO before the program
+    // installs its handler would end this image (seen in compat/nginx-exec).
+    if (other == SIGIO && g_rt.config->mode == Mode::kExec) {
+      g_sigio_shadowed.store(true);
+      continue;
+    }
     act = {};
     act.sa_handler = SIG_DFL;
     real::sigaction(other, &act, nullptr);
