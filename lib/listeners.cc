@@ -145,8 +145,14 @@ bool accept_needs_care() {
                                                  uint32_t word) {
   restart_thread_ensure();
   pid_t self = g_rt.pid.load(std::memory_order_relaxed);
-  if (restart_thread_pid().load(std::memory_order_acquire) == self)
+  if (restart_thread_running_pid().load(std::memory_order_acquire) == self)
     g_accept_ready_pid.store(self, std::memory_order_relaxed);
+  else if (listening && gen_drain_announced())
+    // Our restart thread has not run yet, so nobody here has seen that
+    // the generation drains: accepting now would answer with the old
+    // version after the new one (compat/nginx-exec). Stop here; the
+    // accept then fails as on a retired listener.
+    listeners_stop_accepting(false);
   return !listening || gen_note_accept(g_listeners.nonblock(entry_slot(word)));
 }
 

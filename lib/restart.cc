@@ -351,6 +351,14 @@ void RestartThread::exit_drained() {
 }
 
 void RestartThread::reexec() {
+  // The workers this process forked stop when they see the drain latch;
+  // until they have, the new image's workers would take connections beside
+  // them and an old answer could follow a new one (compat/nginx-exec, a
+  // worker slow to react under load).
+  if (!gen_wait_others_stopped(1000))
+    HUPTIME_LOG(kWarn,
+                "some processes of this generation still accept after 1 s; "
+                "re-executing anyway");
   int error = reexec_in_place();
   std::string reason = std::string("re-exec failed: ") + strerror(error);
   HUPTIME_LOG(kError, "{}; serving again", reason);
@@ -359,6 +367,8 @@ void RestartThread::reexec() {
 }
 
 void RestartThread::run() {
+  restart_thread_running_pid().store(g_rt.pid.load(),
+                                     std::memory_order_release);
   HUPTIME_LOG(kDebug, "restart thread up (drain latch fd {})",
               our_fd(OurFd::kDrainLatch));
   while (true) {

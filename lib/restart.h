@@ -18,6 +18,11 @@ namespace huptime {
 // The process whose restart thread is running (signal handler checks it).
 std::atomic<pid_t>& restart_thread_pid();
 
+// The process whose restart thread has begun to run, and so watches the
+// drain latch. Later than the above: a worker forked under load waited
+// over 100 ms for its thread's first time slice (compat/nginx-exec).
+std::atomic<pid_t>& restart_thread_running_pid();
+
 // Starts the thread in this process unless it runs. Cold path.
 void restart_thread_ensure();
 

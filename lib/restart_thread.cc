@@ -20,6 +20,7 @@ namespace huptime {
 namespace {
 
 constinit std::atomic<pid_t> g_thread_pid{0};
+constinit std::atomic<pid_t> g_running_pid{0};
 
 void* thread_main(void*) { run_restart_thread(); }
 
@@ -42,6 +43,7 @@ constinit pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
 constinit std::atomic<bool> g_late_child{false};
 
 std::atomic<pid_t>& restart_thread_pid() { return g_thread_pid; }
+std::atomic<pid_t>& restart_thread_running_pid() { return g_running_pid; }
 
 void restart_thread_ensure() {
   pid_t self = g_rt.pid.load(std::memory_order_relaxed);
