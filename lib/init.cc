@@ -197,11 +197,12 @@ void init_once() {
     prebuild_launch_vars();
     if (const char* fds = getenv(kEnvFds)) take_handoff(fds);
     // Before the program runs: every child now is the old image's.
-    if (g_reexecuted && g_rt.config->mode == Mode::kExec) reap_old_children();
+    bool old_children =
+        g_reexecuted && g_rt.config->mode == Mode::kExec && reap_old_children();
     scrub_environment();
     // An image started by a restart (it inherited listeners) came with the
     // restart signal blocked (signals.h).
-    if (g_offered_count.load() > 0) signals_take_over_at_start();
+    if (g_offered_count.load() > 0) signals_take_over_at_start(old_children);
     // --ready=notify: the program's READY=1 decides when it is ready; a
     // new copy in fork mode reports to the process that started it, the
     // first generation and a re-executed image to themselves.

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "old_children.h"
 #include "real.h"
+#include "signals.h"
 
 namespace huptime {
 
@@ -82,17 +83,18 @@ void* reaper_main(void* arg) {
   HUPTIME_LOG(kDebug, "reaped {} of {} children of the previous image", reaped,
               children->size());
   delete children;
+  signals_old_children_gone();
   return nullptr;
 }
 
 }  // namespace
 
-void reap_old_children() {
+bool reap_old_children() {
   pid_t self = getpid();
   auto* children = new std::vector<OldChild>(children_of(self));
   if (children->empty()) {
     delete children;
-    return;
+    return false;
   }
   HUPTIME_LOG(kDebug, "{} children of the previous image to reap",
               children->size());
@@ -104,7 +106,8 @@ void reap_old_children() {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 64 * 1024);
   pthread_t thread;
-  if (pthread_create(&thread, &attr, reaper_main, children) == 0) {
+  bool started = pthread_create(&thread, &attr, reaper_main, children) == 0;
+  if (started) {
     pthread_setname_np(thread, "huptime-reap");
   } else {
     HUPTIME_LOG(kWarn, "cannot start a thread to reap {} old children",
@@ -113,6 +116,7 @@ void reap_old_children() {
   }
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return started;
 }
 
 }  // namespace huptime

@@ -10,7 +10,8 @@ namespace huptime {
 // reaps it, unless the program reaped it first. The thread ends when none
 // is left. It waits with WNOWAIT and reaps one pid at a time with WNOHANG
 // after checking the start time, so it never takes the exit status of a
-// process the new program forked. Cold path; allocates.
-void reap_old_children();
+// process the new program forked; then it tells signals.h. Returns whether
+// there were any. Cold path; allocates.
+bool reap_old_children();
 
 }  // namespace huptime

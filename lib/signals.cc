@@ -1,6 +1,7 @@
 #include "signals.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,9 +29,21 @@ constinit std::atomic<bool> g_program_action_known{false};
 // The image in which our handler is installed (exec replaces handlers).
 constinit std::atomic<bool> g_installed{false};
 constinit struct sigaction g_saved[kMaxSignal + 1] = {};
-// A re-executed image keeps SIGIO ignored, the program seeing its default,
-// until the program sets a disposition (signals_take_over_at_start).
-constinit std::atomic<bool> g_sigio_shadowed{false};
+// A re-executed image keeps SIGIO ignored while children of the old image
+// run, the program seeing its default (signals_take_over_at_start).
+enum SigioState : int { kSigioOwn = 0, kSigioShadowed = 1, kSigioChanging = 2 };
+constinit std::atomic<int> g_sigio{kSigioOwn};
+constinit std::atomic<bool> g_old_children_gone{false};
+
+// Shadowed -> the default, unless the program set SIGIO meanwhile.
+void end_sigio_shadow() {
+  int expected = kSigioShadowed;
+  if (!g_sigio.compare_exchange_strong(expected, kSigioChanging)) return;
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  real::sigaction(SIGIO, &dfl, nullptr);
+  g_sigio.store(kSigioOwn);
+}
 
 bool default_is_ignore(int sig) {
   return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
@@ -108,20 +121,27 @@ void signals_install() {
 // one, which then applies for real.
 bool sigio_sigaction(const struct sigaction* act, struct sigaction* old,
                      int* rc) {
-  if (!g_sigio_shadowed.load()) return false;
-  if (act) {
-    struct sigaction ignored = {};
-    *rc = real::sigaction(SIGIO, act, &ignored);
-    if (*rc != 0) return true;
-    g_sigio_shadowed.store(false);
-  } else {
-    *rc = 0;
+  for (;;) {
+    int state = g_sigio.load();
+    if (state == kSigioOwn) return false;
+    if (state == kSigioChanging) {
+      sched_yield();  // the reaper is putting the default back
+      continue;
+    }
+    if (!act) {
+      *rc = 0;
+    } else if (g_sigio.compare_exchange_strong(state, kSigioChanging)) {
+      *rc = real::sigaction(SIGIO, act, nullptr);
+      g_sigio.store(*rc == 0 ? kSigioOwn : kSigioShadowed);
+    } else {
+      continue;
+    }
+    if (old) {
+      *old = {};
+      old->sa_handler = SIG_DFL;
+    }
+    return true;
   }
-  if (old) {
-    *old = {};
-    old->sa_handler = SIG_DFL;
-  }
-  return true;
 }
 
 bool signals_sigaction(int sig, const struct sigaction* act,
@@ -144,7 +164,7 @@ bool signals_sigaction(int sig, const struct sigaction* act,
 }
 
 bool signals_signal(int sig, sighandler_t handler, sighandler_t* rc) {
-  if (sig != restart_signal() && (sig != SIGIO || !g_sigio_shadowed.load()))
+  if (sig != restart_signal() && (sig != SIGIO || g_sigio.load() == kSigioOwn))
     return false;
   // glibc's signal(): BSD semantics, the handler stays and calls restart.
   struct sigaction act = {}, old = {};
@@ -205,7 +225,12 @@ sigset_t signals_exec_mask(uint64_t launch_mask) {
   return mask;
 }
 
-void signals_take_over_at_start() {
+void signals_old_children_gone() {
+  g_old_children_gone.store(true);
+  end_sigio_shadow();
+}
+
+void signals_take_over_at_start(bool old_children) {
   signals_install();
   int sig = restart_signal();
   // What an exec in place left ignored (signals_prepare_reexec) goes back
@@ -222,8 +247,10 @@ void signals_take_over_at_start() {
     // hold an O_ASYNC fd whose owner is this pid (nginx passes each
     // worker's channel to the others), and a SIGIO before the program
     // installs its handler would end this image (seen in compat/nginx-exec).
-    if (other == SIGIO && g_rt.config->mode == Mode::kExec) {
-      g_sigio_shadowed.store(true);
+    if (other == SIGIO && old_children) {
+      g_sigio.store(kSigioShadowed);
+      // The reaper may have seen the last of them go already.
+      if (g_old_children_gone.load()) end_sigio_shadow();
       continue;
     }
     act = {};

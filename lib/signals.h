@@ -62,7 +62,18 @@ sigset_t signals_exec_mask(uint64_t launch_mask);
 // at launch back to default, then the restart signal unblocked unless it
 // was blocked at launch. A signal that waited is then delivered and
 // recorded (owed while the generation starts).
-void signals_take_over_at_start();
+//
+// After an exec in place with children of the old image still running
+// (`old_children`), SIGIO stays ignored until they are gone
+// (signals_old_children_gone) or the program sets a disposition; the
+// program is told SIG_DFL meanwhile. Those children may hold an O_ASYNC fd
+// naming this pid as its owner (nginx passes each worker's channel to the
+// others), and its SIGIO would end this image before the program installs
+// a handler for it.
+void signals_take_over_at_start(bool old_children);
+
+// The reaper: the old image's children are all gone.
+void signals_old_children_gone();
 
 // Exec in place: save the program's dispositions, and put them back if
 // the exec failed.

@@ -475,3 +475,33 @@ TEST_CASE(
     }
   }
 }
+
+// A child of the old image that keeps an O_ASYNC socket whose owner is the
+// service's pid, and makes it readable every 20 ms: after an exec in place
+// the new image, which handles no SIGIO, must not be killed by it
+// (signals.h: SIGIO stays ignored while the old image's children run).
+TEST_CASE("an exec in place survives SIGIO from the old image's children",
+          "[hostile][program]") {
+  become_subreaper();
+  TempDir dir;
+  int port = free_port();
+  ServiceSpec spec;
+  spec.huptime = env_or_fail("HUPTIME_LAUNCHER");
+  spec.mode = "exec";
+  spec.command = {env_or_fail("SRV_UNRULY"), "sigio-child",
+                  std::to_string(port)};
+  spec.cwd = dir.path();
+  spec.stdout_path = dir.path() + "/stdout";
+  Service service(spec);
+  REQUIRE(service.wait_ready());
+  pid_t leader = service.leader();
+  for (int i = 0; i < 2; ++i) {
+    INFO("restart " << i + 1);
+    REQUIRE(service.reload());
+    // Ten of the old children's writes, each a SIGIO to this pid.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(Service::get(port, "/") == "hello\n");
+    CHECK(service.leader() == leader);
+    CHECK(kill(leader, 0) == 0);
+  }
+}

@@ -5,6 +5,10 @@
 //   dup2-over    dup2()s /dev/null over every fd from 3 to 255 but its
 //                listener (the library's own fds included)
 //   close-all    closes every fd from 3 up but its listener (close_range)
+//   sigio-child  forks a child that keeps, for 3 s, a socket whose O_ASYNC
+//                owner is this pid and makes it readable every 20 ms (as
+//                nginx's workers hold the master's channels); this process
+//                closes its copies and never handles SIGIO
 //   fd-churn     runs a thread that keeps opening a file without
 //                close-on-exec and sets the flag only ~50 us later (as
 //                nginx's master does with a new worker's channel)
@@ -71,6 +75,20 @@ int churn_fds() {
   }
 }
 
+// The child of sigio-child: sv[0] has O_ASYNC and our parent as owner;
+// writing to sv[1] makes it readable, and the kernel sends SIGIO to the
+// owner, whichever image it runs by then.
+[[noreturn]] void sigio_child(int sv[2]) {
+  for (int i = 0; i < 150; ++i) {
+    char byte = 'x';
+    (void)!write(sv[1], &byte, 1);
+    char buf[16];
+    (void)!read(sv[0], buf, sizeof buf);
+    usleep(20 * 1000);
+  }
+  _exit(0);
+}
+
 void misbehave(const std::string& what, int listener) {
   if (what == "ignore-hup") {
     signal(SIGHUP, SIG_IGN);
@@ -86,6 +104,14 @@ void misbehave(const std::string& what, int listener) {
   } else if (what == "close-all") {
     if (listener > 3) close_range(3, listener - 1, 0);
     close_range(listener + 1, ~0U, 0);
+  } else if (what == "sigio-child") {
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_ASYNC | O_NONBLOCK);
+    fcntl(sv[0], F_SETOWN, getpid());
+    if (fork() == 0) sigio_child(sv);
+    close(sv[0]);
+    close(sv[1]);
   } else if (what == "fd-churn") {
     std::thread(churn).detach();
   } else {
