@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <sstream>
 
@@ -104,8 +105,13 @@ std::vector<std::string> describe_fds(pid_t pid) {
 
 std::string describe_cmdline(pid_t pid) {
   std::ifstream file(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(file)),
-                   std::istreambuf_iterator<char>());
+  std::string text;
+  try {
+    text.assign(std::istreambuf_iterator<char>(file),
+                std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return "";  // exited while we read (ESRCH): a draining process may
+  }
   for (char& c : text)
     if (c == '\0') c = ' ';
   while (!text.empty() && text.back() == ' ') text.pop_back();
