@@ -5,10 +5,12 @@
 //   dup2-over    dup2()s /dev/null over every fd from 3 to 255 but its
 //                listener (the library's own fds included)
 //   close-all    closes every fd from 3 up but its listener (close_range)
-//   sigio-child  forks a child that keeps, for 3 s, a socket whose O_ASYNC
-//                owner is this pid and makes it readable every 20 ms (as
-//                nginx's workers hold the master's channels); this process
-//                closes its copies and never handles SIGIO
+//   sigio-child  the first copy (no file sigio-child in the working
+//                directory yet) forks a child that keeps a socket whose
+//                O_ASYNC owner is this pid (as nginx's workers hold the
+//                master's channels); once a file "go" appears there, the
+//                child makes the socket readable every 20 ms for 2 s. This
+//                process closes its copies and never handles SIGIO
 //   fd-churn     runs a thread that keeps opening a file without
 //                close-on-exec and sets the flag only ~50 us later (as
 //                nginx's master does with a new worker's channel)
@@ -79,7 +81,8 @@ int churn_fds() {
 // writing to sv[1] makes it readable, and the kernel sends SIGIO to the
 // owner, whichever image it runs by then.
 [[noreturn]] void sigio_child(int sv[2]) {
-  for (int i = 0; i < 150; ++i) {
+  for (int i = 0; i < 1000 && access("go", F_OK) != 0; ++i) usleep(10 * 1000);
+  for (int i = 0; i < 100; ++i) {
     char byte = 'x';
     (void)!write(sv[1], &byte, 1);
     char buf[16];
@@ -105,6 +108,8 @@ void misbehave(const std::string& what, int listener) {
     if (listener > 3) close_range(3, listener - 1, 0);
     close_range(listener + 1, ~0U, 0);
   } else if (what == "sigio-child") {
+    if (access("sigio-child", F_OK) == 0) return;
+    close(open("sigio-child", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
     int sv[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_ASYNC | O_NONBLOCK);
