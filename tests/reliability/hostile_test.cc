@@ -336,6 +336,18 @@ TEST_CASE("restarts work with RLIMIT_NOFILE at a minimum",
 
 namespace {
 
+// srv_unruly WHAT on 127.0.0.1:port under the launcher in `mode`, in `dir`.
+ServiceSpec unruly_service(const char* what, const std::string& mode,
+                           const TempDir& dir, int port) {
+  ServiceSpec spec;
+  spec.huptime = env_or_fail("HUPTIME_LAUNCHER");
+  spec.mode = mode;
+  spec.command = {env_or_fail("SRV_UNRULY"), what, std::to_string(port)};
+  spec.cwd = dir.path();
+  spec.stdout_path = dir.path() + "/stdout";
+  return spec;
+}
+
 // srv_unruly WHAT under the launcher in both modes: three restarts, each
 // followed by an answer.
 void restarts_despite(const char* what) {
@@ -344,12 +356,7 @@ void restarts_despite(const char* what) {
     DYNAMIC_SECTION(what << "/" << mode) {
       TempDir dir;
       int port = free_port();
-      ServiceSpec spec;
-      spec.huptime = env_or_fail("HUPTIME_LAUNCHER");
-      spec.mode = mode;
-      spec.command = {env_or_fail("SRV_UNRULY"), what, std::to_string(port)};
-      spec.cwd = dir.path();
-      spec.stdout_path = dir.path() + "/stdout";
+      ServiceSpec spec = unruly_service(what, mode, dir, port);
       Service service(spec);
       REQUIRE(service.wait_ready());
       CHECK(Service::get(port, "/") == "hello\n");
@@ -390,13 +397,7 @@ TEST_CASE("a program that dup2()s over the library's fds still restarts",
     DYNAMIC_SECTION("dup2-over/" << mode) {
       TempDir dir;
       int port = free_port();
-      ServiceSpec spec;
-      spec.huptime = env_or_fail("HUPTIME_LAUNCHER");
-      spec.mode = mode;
-      spec.command = {env_or_fail("SRV_UNRULY"), "dup2-over",
-                      std::to_string(port)};
-      spec.cwd = dir.path();
-      spec.stdout_path = dir.path() + "/stdout";
+      ServiceSpec spec = unruly_service("dup2-over", mode, dir, port);
       Service service(spec);
       REQUIRE(service.wait_ready());
       std::string error;
@@ -443,13 +444,7 @@ TEST_CASE(
     DYNAMIC_SECTION("fd-churn/" << mode) {
       TempDir dir;
       int port = free_port();
-      ServiceSpec spec;
-      spec.huptime = env_or_fail("HUPTIME_LAUNCHER");
-      spec.mode = mode;
-      spec.command = {env_or_fail("SRV_UNRULY"), "fd-churn",
-                      std::to_string(port)};
-      spec.cwd = dir.path();
-      spec.stdout_path = dir.path() + "/stdout";
+      ServiceSpec spec = unruly_service("fd-churn", mode, dir, port);
       Service service(spec);
       REQUIRE(service.wait_ready());
       constexpr int kRestarts = 10;
@@ -485,13 +480,7 @@ TEST_CASE("an exec in place survives SIGIO from the old image's children",
   become_subreaper();
   TempDir dir;
   int port = free_port();
-  ServiceSpec spec;
-  spec.huptime = env_or_fail("HUPTIME_LAUNCHER");
-  spec.mode = "exec";
-  spec.command = {env_or_fail("SRV_UNRULY"), "sigio-child",
-                  std::to_string(port)};
-  spec.cwd = dir.path();
-  spec.stdout_path = dir.path() + "/stdout";
+  ServiceSpec spec = unruly_service("sigio-child", "exec", dir, port);
   Service service(spec);
   REQUIRE(service.wait_ready());
   pid_t leader = service.leader();
