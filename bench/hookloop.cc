@@ -2,10 +2,12 @@
 // valgrind --tool=callgrind (bench/benchlib/hooks.py), and the small server
 // whose start-up it times (bench/benchlib/startup.py).
 //
-//   hookloop accept N   N+1 times: a client connects over a UNIX socket, the
-//                       server accept4()s the connection from its listener
-//                       (a tracked connection under the preload), closes
-//                       it, and the client closes its end (an untracked fd)
+//   hookloop accept N   N+1 times: a client connects over a UNIX socket
+//                       (hookloop_client_connect), the server accept4()s
+//                       the connection from its listener (a tracked
+//                       connection under the preload) and closes it
+//                       (hookloop_server_side), and the client closes its
+//                       end (an untracked fd)
 //   hookloop close N    N times close() of an fd number that is not open
 //   hookloop threads T N
 //                       T threads at once, each with a listener of its own:
@@ -50,6 +52,23 @@
 
 #include "config.h"
 
+// The two halves of a connection, each a function of its own so that
+// callgrind can count one alone (--toggle-collect=NAME, bench/benchlib/
+// hooks.py): the server's accept4 + close of the connection (what the
+// hooks do per connection), and the client's connect (a cancellation point
+// no hook touches: what any other system call of the program pays).
+extern "C" [[gnu::noinline]] int hookloop_server_side(int listener) {
+  int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  if (conn < 0) return -1;
+  return close(conn);
+}
+
+extern "C" [[gnu::noinline]] int hookloop_client_connect(int fd,
+                                                         const sockaddr* sa,
+                                                         socklen_t len) {
+  return connect(fd, sa, len);
+}
+
 namespace {
 
 [[noreturn]] void die(const char* what) {
@@ -74,10 +93,9 @@ int accept_loop(long n, int tag = 0) {
   // the steady cost of one connection.
   for (long i = 0; i <= n; ++i) {
     int client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (client < 0 || connect(client, sa, alen) != 0) die("hookloop: connect");
-    int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (conn < 0) die("hookloop: accept4");
-    close(conn);
+    if (client < 0 || hookloop_client_connect(client, sa, alen) != 0)
+      die("hookloop: connect");
+    if (hookloop_server_side(listener) != 0) die("hookloop: accept4");
     close(client);
   }
   close(listener);

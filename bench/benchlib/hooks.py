@@ -4,16 +4,22 @@
   hookloop program runs a loop N times and 0 times, with and without the
   preload; (I(N) - I(0)) / N is the cost of one iteration in user space
   (libc, the loader and the library; the kernel is not counted).
-    close(untracked)  one close() of an fd that is not open
-    accept+close      accept4 + close of a tracked connection: the loop's
-                      iteration minus the client's own close (an untracked
-                      close, counted above) and socket/connect, which are
-                      not hooked and cost the same both ways
+    close(untracked)  one close() of an fd that is not open (the whole
+                      program counted)
+    accept4+close     the server's accept4 + close of a tracked connection,
+                      counted inside hookloop_server_side alone
+                      (--toggle-collect): the client's side of the
+                      connection is another process's in real life
+    connect           the client's connect, counted inside
+                      hookloop_client_connect alone: a system call no hook
+                      touches, so what it costs more under the preload is
+                      what every other cancellation point of the program
+                      (read, write, recv, send...) costs more
 - the same per variant "plain+1t": plain with one idle thread. The
   preload's restart thread alone moves glibc onto its multi-threaded paths
-  (every cancellation point, accept4 and close among them, then enables
-  and disables asynchronous cancellation around the system call); the
-  difference to plain+1t is the hooks' own cost.
+  (every cancellation point then enables and disables asynchronous
+  cancellation around the system call); the difference to plain+1t is the
+  hooks' own cost.
 - time on many threads: hookloop threads (wall time per operation, all
   threads together, best of 3 alternating rounds), 1 and 4 threads, close
   of untracked fds and accept+close of tracked connections: if the path
@@ -45,10 +51,13 @@ def hookloop_argv(paths, variant_args, mode_args):
     return argv + mode_args
 
 
-def callgrind_instructions(paths, mode, n, variant_args):
+def callgrind_instructions(paths, mode, n, variant_args, only=None):
+    """Instructions of the whole run, or only inside function `only`."""
     argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-            "--trace-children=yes"] + hookloop_argv(paths, variant_args,
-                                                    [mode, str(n)])
+            "--trace-children=yes"]
+    if only:
+        argv += ["--collect-atstart=no", f"--toggle-collect={only}"]
+    argv += hookloop_argv(paths, variant_args, [mode, str(n)])
     status, _, err = common.run_quiet(argv, 300)
     counts = re.findall(r"Collected\s*:\s*(\d+)", err)
     if status != 0 or not counts:
@@ -57,10 +66,10 @@ def callgrind_instructions(paths, mode, n, variant_args):
     return int(counts[-1])
 
 
-def per_iteration(paths, mode, variant_args):
+def per_iteration(paths, mode, variant_args, only=None):
     n = LOOPS[mode]
-    full = callgrind_instructions(paths, mode, n, variant_args)
-    empty = callgrind_instructions(paths, mode, 0, variant_args)
+    full = callgrind_instructions(paths, mode, n, variant_args, only)
+    empty = callgrind_instructions(paths, mode, 0, variant_args, only)
     return (full - empty) / n
 
 
@@ -69,19 +78,22 @@ def instructions(paths):
         return None
     out = {}
     for variant, args in VARIANTS:
-        close = per_iteration(paths, "close", args)
-        loop = per_iteration(paths, "accept", args)
-        out[variant] = {"close": close, "accept_close": loop - close}
+        out[variant] = {
+            "close": per_iteration(paths, "close", args),
+            "accept_close": per_iteration(paths, "accept", args,
+                                          "hookloop_server_side"),
+            "connect": per_iteration(paths, "accept", args,
+                                     "hookloop_client_connect")}
     plain, mt, pre = out["plain"], out["plain+1t"], out["preload"]
-    out["extra_close"] = pre["close"] - plain["close"]
-    out["extra_accept_close"] = pre["accept_close"] - plain["accept_close"]
-    out["hooks_close"] = pre["close"] - mt["close"]
-    out["hooks_accept_close"] = pre["accept_close"] - mt["accept_close"]
+    for key in ("close", "accept_close", "connect"):
+        out[f"extra_{key}"] = pre[key] - plain[key]
+        out[f"hooks_{key}"] = pre[key] - mt[key]
     common.log("  instructions (plain / plain+1t / preload): close(untracked) "
                + " / ".join(f"{out[v]['close']:.0f}" for v, _ in VARIANTS) +
                "; accept4+close(tracked) " +
                " / ".join(f"{out[v]['accept_close']:.0f}"
-                          for v, _ in VARIANTS))
+                          for v, _ in VARIANTS) + "; connect " +
+               " / ".join(f"{out[v]['connect']:.0f}" for v, _ in VARIANTS))
     return out
 
 

@@ -50,10 +50,14 @@ def hooks_table(instr, threads):
             [["close() of an untracked fd"] +
              [f(instr[v]["close"], 0) for v in variants] +
              [f(instr["extra_close"], 0), f(instr["hooks_close"], 0)],
-             ["accept4 + close of a tracked connection"] +
+             ["accept4 + close of a tracked connection (the server's "
+              "side)"] +
              [f(instr[v]["accept_close"], 0) for v in variants] +
              [f(instr["extra_accept_close"], 0),
-              f(instr["hooks_accept_close"], 0)]]))
+              f(instr["hooks_accept_close"], 0)],
+             ["connect() (no hook: any other cancellation point)"] +
+             [f(instr[v]["connect"], 0) for v in variants] +
+             [f(instr["extra_connect"], 0), f(instr["hooks_connect"], 0)]]))
     if threads:
         parts.append(table(
             ["wall ns per operation, all threads (best of 3)",
