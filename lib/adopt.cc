@@ -88,6 +88,7 @@ void listeners_adopt(const Handoff& h) {
       l.offered = !own;
       l.listening = own;
       g_listeners.set_nonblock(slot, own && fl >= 0 && (fl & O_NONBLOCK));
+      g_listeners.set_linger(slot, socket_lingers(item.fd));
       if (is_unix_path(id)) {
         struct stat st;
         auto& un = reinterpret_cast<const sockaddr_un&>(id.addr);

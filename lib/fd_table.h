@@ -25,6 +25,10 @@ enum class FdKind : uint32_t {
 };
 
 inline constexpr uint32_t kViewCloexec = 1u << 4;
+// On a connection's word: its socket has SO_LINGER with a timeout, so its
+// last close() may block (then it goes through libc's close, which can be
+// cancelled while it waits; fd_ops.cc).
+inline constexpr uint32_t kConnLinger = 1u << 5;
 
 constexpr uint32_t make_entry(FdKind kind, uint32_t slot, bool cloexec) {
   return static_cast<uint32_t>(kind) | (cloexec ? kViewCloexec : 0) |

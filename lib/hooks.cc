@@ -62,8 +62,7 @@ long arg_of(va_list ap) { return va_arg(ap, long); }
 // otherwise go to a cold twin that does what every hook does (init, trace,
 // managed or not): the common case then needs no stack frame of its own.
 inline bool hot_path_open() {
-  return __builtin_expect(g_rt.ready.load(std::memory_order_acquire), 1) &&
-         managed() && !log_enabled(LogLevel::kTrace);
+  return __builtin_expect(g_rt.hooks_fast.load(std::memory_order_acquire), 1);
 }
 
 // For hooks with no raw system call to fall back on while the library is
@@ -378,6 +377,16 @@ HUPTIME_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   return real::signal(sig, handler);
 }
 
+HUPTIME_EXPORT int setsockopt(int fd, int level, int name, const void* value,
+                              socklen_t len) {
+  if (!ensure_init())
+    return static_cast<int>(raw_syscall_errno(
+        SYS_setsockopt, fd, level, name, reinterpret_cast<long>(value), len));
+  HUPTIME_TRACE("setsockopt");
+  return managed() ? fd_setsockopt(fd, level, name, value, len)
+                   : real::setsockopt(fd, level, name, value, len);
+}
+
 HUPTIME_EXPORT int unlink(const char* path) {
   if (!ensure_init())
     return static_cast<int>(raw_syscall_errno(SYS_unlinkat, AT_FDCWD,
@@ -445,6 +454,10 @@ HUPTIME_EXPORT long syscall(long nr, ...) {
       return fd_close_range(static_cast<unsigned>(a[0]),
                             static_cast<unsigned>(a[1]),
                             static_cast<int>(a[2]));
+    case SYS_setsockopt:
+      return fd_setsockopt(fd, static_cast<int>(a[1]), static_cast<int>(a[2]),
+                           reinterpret_cast<const void*>(a[3]),
+                           static_cast<socklen_t>(a[4]));
     case SYS_epoll_ctl:
       return listeners_epoll_ctl(fd, static_cast<int>(a[1]),
                                  static_cast<int>(a[2]),

@@ -219,6 +219,8 @@ void init_once() {
   if (g_rt.active)
     pthread_atfork(lock_before_fork, unlock_in_parent, reinit_in_child);
   g_rt.ready.store(true, std::memory_order_release);
+  g_rt.hooks_fast.store(g_rt.active && !log_enabled(LogLevel::kTrace),
+                        std::memory_order_release);
   t_in_init = false;
   bool own = false;
   g_fds.for_each([&](int, uint32_t word) {

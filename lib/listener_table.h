@@ -65,6 +65,17 @@ class ListenerTable {
       nonblock_[slot - 1].store(on, std::memory_order_relaxed);
   }
 
+  // Whether the listener's socket has SO_LINGER with a timeout: the
+  // connections accepted from it inherit that (tracking.h, kConnLinger).
+  bool linger(uint32_t slot) const {
+    return slot && slot <= kMaxListeners &&
+           linger_[slot - 1].load(std::memory_order_relaxed);
+  }
+  void set_linger(uint32_t slot, bool on) {
+    if (slot && slot <= kMaxListeners)
+      linger_[slot - 1].store(on, std::memory_order_relaxed);
+  }
+
   // A record's socket inode, read without the lock: it is written before
   // the slot is published in the fd table and never changes. For the exec
   // hook, which may run in a vfork child where taking the lock could hang.
@@ -108,6 +119,7 @@ class ListenerTable {
   pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
   Records records_;
   std::atomic<bool> nonblock_[kMaxListeners] = {};
+  std::atomic<bool> linger_[kMaxListeners] = {};
 };
 
 class ListenerLock {

@@ -5,11 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sys/syscall.h>
+
 #include <cerrno>
 
 #include "generation.h"
 #include "log.h"
 #include "our_fds.h"
+#include "raw_syscall.h"
 #include "real.h"
 #include "restart.h"
 #include "runtime.h"
@@ -159,11 +163,23 @@ bool accept_needs_care() {
 // One accept on a listener, counted as in flight (the restart thread of a
 // draining process waits for those before it exits). errno is the real
 // call's: the bookkeeping after it does not touch errno.
+//
+// The system call itself, not libc's accept4(): the real listener is always
+// non-blocking (the program's blocking view is block_like_accept's poll,
+// which is libc's and a cancellation point), so libc's wrapping of a
+// cancellation point in asynchronous cancellation (~45 instructions once
+// the process has a second thread, as it does with our restart thread)
+// would guard a call that never waits. A cancellation already pending is
+// acted upon first, as accept4() would, before anything is counted.
 [[gnu::always_inline]] inline int accept_once(int fd, sockaddr* addr,
-                                              socklen_t* len, int flags) {
+                                              socklen_t* len, int flags,
+                                              uint32_t word) {
+  pthread_testcancel();
   g_accepts_in_flight.fetch_add(1, std::memory_order_acq_rel);
-  int rc = real::accept4(fd, addr, len, flags);
-  if (rc >= 0) track_conn(rc);
+  int rc = static_cast<int>(
+      errno_result(raw_syscall4(SYS_accept4, fd, reinterpret_cast<long>(addr),
+                                reinterpret_cast<long>(len), flags)));
+  if (rc >= 0) track_conn(rc, g_listeners.linger(entry_slot(word)));
   if (g_accepts_in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
       g_stopped_accepting.load(std::memory_order_relaxed))
     restart_poke();
@@ -196,7 +212,7 @@ bool accept_needs_care() {
         errno = EAGAIN;
         return -1;
       }
-      int rc = accept_once(fd, addr, len, flags);
+      int rc = accept_once(fd, addr, len, flags, word);
       if (rc >= 0) return rc;
       err = errno;
     } else {
@@ -222,7 +238,7 @@ int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
     return -1;
   }
   if (kind == FdKind::kListener) {
-    int rc = accept_once(fd, addr, len, flags);
+    int rc = accept_once(fd, addr, len, flags, word);
     if (rc >= 0) return rc;
     return accept_failed(fd, addr, len, flags, word, -1);
   }

@@ -36,6 +36,8 @@ int fd_dup(int fd);
 int fd_dup3(int oldfd, int newfd, int flags, bool is_dup2);
 int fd_fcntl(int fd, int cmd, void* arg);
 int fd_ioctl(int fd, unsigned long request, void* arg);
+int fd_setsockopt(int fd, int level, int name, const void* value,
+                  socklen_t len);
 int listeners_epoll_ctl(int epfd, int op, int fd, epoll_event* event);
 
 // Readiness: the program waits on these fds.

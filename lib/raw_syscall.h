@@ -54,6 +54,46 @@ __attribute__((always_inline)) inline long raw_syscall6(
 #endif
 }
 
+// The same for the hot hooks' calls (fd_ops.cc, listeners.cc), without
+// loading the registers of arguments they do not have.
+__attribute__((always_inline)) inline long raw_syscall1(long nr, long a1) {
+#if defined(__x86_64__)
+  long ret;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a1)
+                   : "rcx", "r11", "memory");
+  return ret;
+#else
+  return raw_syscall6(nr, a1);
+#endif
+}
+
+__attribute__((always_inline)) inline long raw_syscall4(long nr, long a1,
+                                                        long a2, long a3,
+                                                        long a4) {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 __asm__("r10") = a4;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10)
+                   : "rcx", "r11", "memory");
+  return ret;
+#else
+  return raw_syscall6(nr, a1, a2, a3, a4);
+#endif
+}
+
+// A raw result in libc's convention: -1 with errno set on failure.
+inline long errno_result(long ret) {
+  if (ret < 0 && ret > -4096) {
+    errno = static_cast<int>(-ret);
+    return -1;
+  }
+  return ret;
+}
+
 // libc convention: -1 with errno set on failure. async-signal-safe.
 inline long raw_syscall_errno(long nr, long a1 = 0, long a2 = 0, long a3 = 0,
                               long a4 = 0, long a5 = 0, long a6 = 0) {

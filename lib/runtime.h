@@ -25,8 +25,11 @@ struct Runtime {
   size_t n_launch_vars = 0;
 
   std::atomic<bool> ready{false};  // init finished
-  std::atomic<pid_t> pid{0};       // this process (updated after fork)
-  pid_t image_pid = 0;             // the process this image started in
+  // ready, active and not tracing hook calls: the one test of the hot
+  // hooks (accept, accept4, close) before their fast paths.
+  std::atomic<bool> hooks_fast{false};
+  std::atomic<pid_t> pid{0};  // this process (updated after fork)
+  pid_t image_pid = 0;        // the process this image started in
   std::atomic<uint32_t> generation{1};
   // Listeners the program made or claimed in this process: once there is
   // one, programs it runs are helpers, not the service (exec_hook.cc).

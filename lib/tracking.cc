@@ -77,7 +77,7 @@ void track_dup(int fd1, int fd2, bool cloexec) {
   uint32_t word = g_fds.get(fd1);
   switch (entry_kind(word)) {
     case FdKind::kConn:
-      track_conn(fd2);
+      track_conn(fd2, word & kConnLinger);
       break;
     case FdKind::kListener:
     case FdKind::kRetired: {
@@ -93,6 +93,29 @@ void track_dup(int fd1, int fd2, bool cloexec) {
     default:
       break;
   }
+}
+
+bool socket_lingers(int fd) {
+  linger value{};
+  socklen_t len = sizeof value;
+  return getsockopt(fd, SOL_SOCKET, SO_LINGER, &value, &len) == 0 &&
+         value.l_onoff && value.l_linger > 0;
+}
+
+void note_linger(int fd, const void* value, socklen_t len) {
+  if (!value || len < sizeof(linger)) return;
+  const auto* l = static_cast<const linger*>(value);
+  bool on = l->l_onoff && l->l_linger > 0;
+  std::atomic<uint32_t>* word = g_fds.word_of(fd);
+  uint32_t current = word ? word->load(std::memory_order_acquire) : 0;
+  while (entry_kind(current) == FdKind::kConn) {
+    uint32_t next = on ? current | kConnLinger : current & ~kConnLinger;
+    if (word->compare_exchange_weak(current, next, std::memory_order_acq_rel))
+      return;
+  }
+  if (entry_kind(current) == FdKind::kListener ||
+      entry_kind(current) == FdKind::kRetired)
+    g_listeners.set_linger(entry_slot(current), on);
 }
 
 void register_listener(int fd) {
@@ -116,6 +139,7 @@ void register_listener(int fd) {
       l.inode = st.st_ino;
       l.id = id;
       g_listeners.set_nonblock(slot, fl >= 0 && (fl & O_NONBLOCK));
+      g_listeners.set_linger(slot, socket_lingers(fd));
       if (is_unix_path(id)) {
         struct stat path_st;
         auto& un = reinterpret_cast<const sockaddr_un&>(id.addr);

@@ -134,6 +134,9 @@ void probe_signals_and_ioctl(int fd) {
   check(signal(SIGUSR2, old_handler) == SIG_IGN, "signal");
   int on = 1;
   check(ioctl(fd, FIONBIO, &on) == 0, "ioctl(FIONBIO)");
+  linger off{};
+  check(setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof off) == 0,
+        "setsockopt(SO_LINGER)");
 }
 
 void probe_unlinks() {
@@ -177,13 +180,13 @@ void probe_fork_and_execs() {
 }
 
 constexpr const char* kProbed[] = {
-    "bind",          "listen",    "accept",     "accept4",   "close",
-    "close_range",   "dup",       "dup2",       "dup3",      "fcntl",
-    "fcntl64",       "fork",      "execve",     "execv",     "execvp",
-    "execl",         "execlp",    "execle",     "execvpe",   "epoll_create",
-    "epoll_create1", "epoll_ctl", "epoll_wait", "poll",      "ppoll",
-    "select",        "pselect",   "syscall",    "sigaction", "signal",
-    "ioctl",         "unlink",    "unlinkat"};
+    "bind",          "listen",     "accept",     "accept4",   "close",
+    "close_range",   "dup",        "dup2",       "dup3",      "fcntl",
+    "fcntl64",       "fork",       "execve",     "execv",     "execvp",
+    "execl",         "execlp",     "execle",     "execvpe",   "epoll_create",
+    "epoll_create1", "epoll_ctl",  "epoll_wait", "poll",      "ppoll",
+    "select",        "pselect",    "syscall",    "sigaction", "signal",
+    "ioctl",         "setsockopt", "unlink",     "unlinkat"};
 
 }  // namespace
 
