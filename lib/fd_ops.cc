@@ -5,7 +5,6 @@
 #include <linux/close_range.h>
 #include <sys/ioctl.h>
 
-#include <pthread.h>
 #include <sys/syscall.h>
 
 #include <cerrno>
@@ -69,7 +68,7 @@ int fd_close(int fd) {
   uint32_t word = slot ? slot->load(std::memory_order_acquire) : 0;
   if (word == 0) return real::close(fd);
   if (entry_kind(word) != FdKind::kConn) return close_other(fd, word);
-  pthread_testcancel();
+  act_on_pending_cancel();
   uint32_t prev = slot->exchange(0, std::memory_order_acq_rel);
   if (entry_kind(prev) != FdKind::kConn) {
     forget_entry(fd, prev);  // changed meanwhile (another thread's dup2)

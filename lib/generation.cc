@@ -28,7 +28,12 @@
 
 namespace huptime {
 
-constinit std::atomic<std::atomic<int32_t>*> g_slot_conns{nullptr};
+namespace {
+// Where a process without a slot counts (more processes than slots).
+constinit std::atomic<int32_t> g_unslotted_conns{0};
+}  // namespace
+
+constinit std::atomic<std::atomic<int32_t>*> g_slot_conns{&g_unslotted_conns};
 
 namespace {
 
@@ -38,7 +43,7 @@ constinit std::atomic<GenShared*> g_shared{nullptr};
 constinit std::atomic<ProcSlot*> g_slot{nullptr};
 
 void set_slot(ProcSlot* slot) {
-  g_slot_conns.store(slot ? &slot->conns : nullptr);
+  g_slot_conns.store(slot ? &slot->conns : &g_unslotted_conns);
   g_slot.store(slot);
 }
 // The starting copy's page, in the process that started it.

@@ -38,6 +38,8 @@ extern char** environ;
 
 using namespace huptime;
 
+constinit std::atomic<bool> huptime::g_cancel_requested{false};
+
 namespace {
 
 inline bool managed() { return g_rt.active; }
@@ -375,6 +377,16 @@ HUPTIME_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   sighandler_t rc;
   if (managed() && signals_signal(sig, handler, &rc)) return rc;
   return real::signal(sig, handler);
+}
+
+// Only noted: from now on the fast paths of accept and close check for a
+// pending cancellation (runtime.h). Noted before the request exists, so
+// that the thread cancelled cannot miss it.
+HUPTIME_EXPORT int pthread_cancel(pthread_t thread) {
+  g_cancel_requested.store(true);
+  if (!ensure_init()) return ENOSYS;
+  HUPTIME_TRACE("pthread_cancel");
+  return real::pthread_cancel(thread);
 }
 
 HUPTIME_EXPORT int setsockopt(int fd, int level, int name, const void* value,

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <pthread.h>
 #include <sys/syscall.h>
 
 #include <cerrno>
@@ -174,7 +173,7 @@ bool accept_needs_care() {
 [[gnu::always_inline]] inline int accept_once(int fd, sockaddr* addr,
                                               socklen_t* len, int flags,
                                               uint32_t word) {
-  pthread_testcancel();
+  act_on_pending_cancel();
   g_accepts_in_flight.fetch_add(1, std::memory_order_acq_rel);
   int rc = static_cast<int>(
       errno_result(raw_syscall4(SYS_accept4, fd, reinterpret_cast<long>(addr),

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <string>
 #include <vector>
@@ -45,5 +47,20 @@ extern constinit std::atomic<long> g_conns;
 extern constinit std::atomic<long> g_accepts_in_flight;
 // Inherited listeners still waiting for a bind() in this process.
 extern constinit std::atomic<int> g_offered_count;
+
+// Set for good by the first pthread_cancel() of the program (hooks.cc).
+extern constinit std::atomic<bool> g_cancel_requested;
+
+// What a cancellation point does first: act on a cancellation pending for
+// this thread. For the hooks' fast paths that make the system call
+// themselves (fd_ops.cc, listeners.cc). A request can be pending only after
+// a pthread_cancel(): until the program made one, one load instead of a
+// call into libc. (glibc cancelling its own helper threads, which call no
+// program code that could be in these hooks, does not pass through
+// pthread_cancel.)
+inline void act_on_pending_cancel() {
+  if (__builtin_expect(g_cancel_requested.load(std::memory_order_acquire), 0))
+    pthread_testcancel();
+}
 
 }  // namespace huptime

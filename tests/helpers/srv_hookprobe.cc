@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -139,6 +140,21 @@ void probe_signals_and_ioctl(int fd) {
         "setsockopt(SO_LINGER)");
 }
 
+void probe_cancel() {
+  pthread_t thread;
+  check(pthread_create(
+            &thread, nullptr,
+            [](void*) -> void* {
+              for (;;) pause();
+            },
+            nullptr) == 0,
+        "pthread_create");
+  check(pthread_cancel(thread) == 0, "pthread_cancel");
+  void* result = nullptr;
+  check(pthread_join(thread, &result) == 0 && result == PTHREAD_CANCELED,
+        "pthread_join");
+}
+
 void probe_unlinks() {
   char dir[] = "/tmp/huptime-hookprobe-XXXXXX";
   check(mkdtemp(dir) != nullptr, "mkdtemp");
@@ -180,13 +196,15 @@ void probe_fork_and_execs() {
 }
 
 constexpr const char* kProbed[] = {
-    "bind",          "listen",     "accept",     "accept4",   "close",
-    "close_range",   "dup",        "dup2",       "dup3",      "fcntl",
-    "fcntl64",       "fork",       "execve",     "execv",     "execvp",
-    "execl",         "execlp",     "execle",     "execvpe",   "epoll_create",
-    "epoll_create1", "epoll_ctl",  "epoll_wait", "poll",      "ppoll",
-    "select",        "pselect",    "syscall",    "sigaction", "signal",
-    "ioctl",         "setsockopt", "unlink",     "unlinkat"};
+    "bind",           "listen",      "accept",     "accept4",
+    "close",          "close_range", "dup",        "dup2",
+    "dup3",           "fcntl",       "fcntl64",    "fork",
+    "execve",         "execv",       "execvp",     "execl",
+    "execlp",         "execle",      "execvpe",    "epoll_create",
+    "epoll_create1",  "epoll_ctl",   "epoll_wait", "poll",
+    "ppoll",          "select",      "pselect",    "syscall",
+    "sigaction",      "signal",      "ioctl",      "setsockopt",
+    "pthread_cancel", "unlink",      "unlinkat"};
 
 }  // namespace
 
@@ -206,6 +224,7 @@ int main(int argc, char** argv) {
   probe_waits(listener);
   probe_signals_and_ioctl(listener);
   probe_unlinks();
+  probe_cancel();
   probe_fork_and_execs();
   check(close(listener) == 0, "close");
   return 0;
