@@ -78,8 +78,8 @@ def run_parts(args, paths, res):
     q = args.quick
     if "steady" in parts:
         common.log("==> steady overhead")
-        res["steady"] = steady.run_all(paths, rounds=2 if q else 5,
-                                       seconds=1 if q else 2)
+        res["steady"] = steady.run_all(paths, rounds=2 if q else 11,
+                                       seconds=1)
     if "hooks" in parts:
         common.log("==> hook cost")
         res["instructions"] = hooks.instructions(paths)
