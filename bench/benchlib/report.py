@@ -58,6 +58,14 @@ def hooks_table(instr, threads):
              ["connect() (no hook: any other cancellation point)"] +
              [f(instr[v]["connect"], 0) for v in variants] +
              [f(instr["extra_connect"], 0), f(instr["hooks_connect"], 0)]]))
+    if instr:
+        parts.append(
+            "close() of an untracked fd is counted in a program without a "
+            "listener, where the preload starts no restart thread: compare "
+            "it with plain. accept4 + close is counted inside the server's "
+            "function alone; connect() shows what every system call the "
+            "hooks do not touch costs more once the restart thread exists "
+            "(glibc's multi-threaded cancellation path).")
     if threads:
         parts.append(table(
             ["wall ns per operation, all threads (best of 3)",
