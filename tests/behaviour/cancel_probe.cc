@@ -12,6 +12,7 @@
 //   linger-close      a close() that blocks (SO_LINGER with a timeout, set
 //                     on the connection, unsent data) is cancelled while
 //                     it waits, not after the linger timeout
+//   linger-dup        the same when the last close is of a dup()
 //   linger-inherited  the same with SO_LINGER set on the listener before
 //                     listen(): connections inherit it
 // Run under the launcher (tests/behaviour/meson.build). Prints one line per
@@ -225,6 +226,15 @@ int main() {
   linger_close.fn = do_close;
   linger_close.arg = stuck_connection(listener, addr, true, &peer);
   run_probe("linger-close", linger_close);
+  close(peer);
+
+  // The last close of a socket is the one that lingers: here a dup's.
+  Probe linger_dup;
+  linger_dup.fn = do_close;
+  int original = stuck_connection(listener, addr, true, &peer);
+  linger_dup.arg = dup(original);
+  close(original);
+  run_probe("linger-dup", linger_dup);
   close(peer);
 
   sockaddr_in addr2;
