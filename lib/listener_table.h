@@ -54,27 +54,15 @@ class ListenerTable {
   void add_ref_unlocked(uint32_t slot);
   void drop_ref_unlocked(uint32_t slot);  // frees the record at zero
 
-  // The program's view of O_NONBLOCK on the listener's open file. Kept
-  // apart from the records so that accept() reads it without the lock.
-  bool nonblock(uint32_t slot) const {
-    return slot && slot <= kMaxListeners &&
-           nonblock_[slot - 1].load(std::memory_order_relaxed);
-  }
-  void set_nonblock(uint32_t slot, bool on) {
-    if (slot && slot <= kMaxListeners)
-      nonblock_[slot - 1].store(on, std::memory_order_relaxed);
-  }
-
-  // Whether the listener's socket has SO_LINGER with a timeout: the
-  // connections accepted from it inherit that (tracking.h, kConnLinger).
-  bool linger(uint32_t slot) const {
-    return slot && slot <= kMaxListeners &&
-           linger_[slot - 1].load(std::memory_order_relaxed);
-  }
-  void set_linger(uint32_t slot, bool on) {
-    if (slot && slot <= kMaxListeners)
-      linger_[slot - 1].store(on, std::memory_order_relaxed);
-  }
+  // Per-listener flags kept apart from the records so that accept() reads
+  // them without the lock. nonblock: the program's view of O_NONBLOCK on
+  // the listener's open file. linger: its socket has SO_LINGER with a
+  // timeout, which the connections accepted from it inherit (tracking.h,
+  // kConnLinger).
+  bool nonblock(uint32_t slot) const { return nonblock_.get(slot); }
+  void set_nonblock(uint32_t slot, bool on) { nonblock_.set(slot, on); }
+  bool linger(uint32_t slot) const { return linger_.get(slot); }
+  void set_linger(uint32_t slot, bool on) { linger_.set(slot, on); }
 
   // A record's socket inode, read without the lock: it is written before
   // the slot is published in the fd table and never changes. For the exec
@@ -118,8 +106,22 @@ class ListenerTable {
 
   pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
   Records records_;
-  std::atomic<bool> nonblock_[kMaxListeners] = {};
-  std::atomic<bool> linger_[kMaxListeners] = {};
+  class SlotFlags {
+   public:
+    bool get(uint32_t slot) const {
+      return slot && slot <= kMaxListeners &&
+             flags_[slot - 1].load(std::memory_order_relaxed);
+    }
+    void set(uint32_t slot, bool on) {
+      if (slot && slot <= kMaxListeners)
+        flags_[slot - 1].store(on, std::memory_order_relaxed);
+    }
+
+   private:
+    std::atomic<bool> flags_[kMaxListeners] = {};
+  };
+  SlotFlags nonblock_;
+  SlotFlags linger_;
 };
 
 class ListenerLock {
