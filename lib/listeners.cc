@@ -99,10 +99,14 @@ bool listeners_bind(int fd, const sockaddr* addr, socklen_t len, int* rc) {
     real::close(offered);
     g_offered_count.fetch_sub(1);
   }
-  char name[160];
-  format_socket_id(id, name, sizeof name);
-  HUPTIME_LOG(kDebug, "bind({}, {}): answered with the inherited listener", fd,
-              name);
+  // Formatted only when logged: inet_ntop's sprintf brings ~250 KiB of
+  // libc code into memory that nothing else at start-up needs.
+  if (log_enabled(LogLevel::kDebug)) {
+    char name[160];
+    format_socket_id(id, name, sizeof name);
+    HUPTIME_LOG(kDebug, "bind({}, {}): answered with the inherited listener",
+                fd, name);
+  }
   on_first_listener();
   *rc = 0;
   return true;

@@ -157,9 +157,12 @@ void register_listener(int fd) {
   real::fcntl(fd, F_SETFD, FD_CLOEXEC);
   g_fds.exchange(fd, make_entry(FdKind::kListener, slot,
                                 fdfl >= 0 && (fdfl & FD_CLOEXEC)));
-  char name[160];
-  format_socket_id(id, name, sizeof name);
-  HUPTIME_LOG(kDebug, "tracking listener fd {} on {}", fd, name);
+  // Formatted only when logged (listeners.cc, listeners_bind).
+  if (log_enabled(LogLevel::kDebug)) {
+    char name[160];
+    format_socket_id(id, name, sizeof name);
+    HUPTIME_LOG(kDebug, "tracking listener fd {} on {}", fd, name);
+  }
   on_first_listener();
 }
 
