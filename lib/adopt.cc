@@ -99,8 +99,10 @@ void listeners_adopt(const Handoff& h) {
       }
       g_listeners.add_ref_unlocked(slot);
     }
-    char name[160];
-    format_socket_id(id, name, sizeof name);
+    // Only when logged: format_socket_id's inet_ntop uses sprintf, whose
+    // code is libc windows a new generation's start-up needs nowhere else.
+    char name[160] = "";
+    if (log_enabled(LogLevel::kDebug)) format_socket_id(id, name, sizeof name);
     if (own) {
       g_fds.exchange(item.fd, make_entry(FdKind::kListener, slot, false));
       HUPTIME_LOG(kDebug, "kept listener fd {} on {} across exec", item.fd,

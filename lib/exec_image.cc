@@ -81,7 +81,8 @@ bool strip_preload(const char* value, const char* lib, char* out, size_t cap) {
   const char* p = value;
   while (*p) {
     // LD_PRELOAD separates entries with ':' or spaces.
-    size_t len = strcspn(p, ": ");
+    size_t len = 0;
+    while (p[len] && p[len] != ':' && p[len] != ' ') ++len;
     const char* entry_base = base_name(p, len);
     size_t base_len = len - static_cast<size_t>(entry_base - p);
     bool ours = (len == lib_len && memcmp(p, lib, len) == 0) ||

@@ -7,6 +7,7 @@ uint32_t ListenerTable::allocate_unlocked() {
     if (records_[i].in_use) continue;
     records_[i] = Listener{};
     records_[i].in_use = true;
+    if (i >= used_) used_ = i + 1;
     return i + 1;
   }
   return 0;
@@ -24,7 +25,7 @@ void ListenerTable::drop_ref_unlocked(uint32_t slot) {
 }
 
 uint32_t ListenerTable::find_inode_unlocked(ino_t inode) const {
-  for (uint32_t i = 0; i < kMaxListeners; ++i)
+  for (uint32_t i = 0; i < used_; ++i)
     if (records_[i].in_use && records_[i].inode == inode) return i + 1;
   return 0;
 }
@@ -51,7 +52,8 @@ void ListenerTable::remove_reg_unlocked(uint32_t slot, int epfd, int fd) {
 }
 
 void ListenerTable::forget_epoll_unlocked(int epfd) {
-  for (auto& l : records_) {
+  for (uint32_t s = 0; s < used_; ++s) {
+    Listener& l = records_[s];
     if (!l.in_use) continue;
     for (int i = 0; i < l.nregs;) {
       if (l.regs[i].epfd == epfd)

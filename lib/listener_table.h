@@ -80,7 +80,7 @@ class ListenerTable {
 
   template <typename Fn>
   void for_each_unlocked(Fn fn) {
-    for (uint32_t i = 0; i < kMaxListeners; ++i)
+    for (uint32_t i = 0; i < used_; ++i)
       if (records_[i].in_use) fn(i + 1, records_[i]);
   }
 
@@ -105,6 +105,10 @@ class ListenerTable {
   };
 
   pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
+  // Records at and above used_ have never been allocated: scans stop
+  // there, so that a process with a few listeners touches a page or two of
+  // the table, not all ~75 KB of it (each touched page is resident memory).
+  uint32_t used_ = 0;
   Records records_;
   class SlotFlags {
    public:

@@ -22,7 +22,13 @@ namespace {
 constinit std::atomic<pid_t> g_thread_pid{0};
 constinit std::atomic<pid_t> g_running_pid{0};
 
-void* thread_main(void*) { run_restart_thread(); }
+// The thread names itself: pthread_setname_np on the calling thread is one
+// prctl(), while naming another thread formats a /proc path with sprintf,
+// whose code (~64 KiB of libc text) nothing else at start-up touches.
+void* thread_main(void*) {
+  pthread_setname_np(pthread_self(), "huptime");
+  run_restart_thread();
+}
 
 bool make_self_pipe() {
   close_our_fd(OurFd::kSelfPipeRead);
@@ -64,7 +70,6 @@ void restart_thread_ensure() {
     pthread_attr_setstacksize(&attr, 256 * 1024);
     pthread_t thread;
     if (pthread_create(&thread, &attr, thread_main, nullptr) == 0) {
-      pthread_setname_np(thread, "huptime");
       g_thread_pid.store(self, std::memory_order_release);
     } else {
       HUPTIME_LOG(kError,
