@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
+#include "clock.h"
 #include "config.h"
 #include "generation.h"
 #include "handoff.h"
@@ -70,6 +72,27 @@ int disown_async_fds(int* fds) {
   return count;
 }
 
+// The workers this process forked stop when they see the drain latch;
+// until they have, the new image's workers would take connections beside
+// them and an old answer could follow a new one (compat/nginx-exec, a
+// worker slow to react under load). Waited for with this process's threads
+// parked, not before parking them: our own drain is over, so they serve
+// nothing we wait for, and a program woken meanwhile by a worker's exit
+// (nginx's master: SIGCHLD, then it forks a replacement worker, only to
+// have it drain at once) would make the park wait for that work, which
+// then competes for the CPU with the new image's start-up. The two waits
+// overlap instead of adding up. No allocation here.
+void wait_others_stopped(int64_t since_ms) {
+  if (!gen_wait_others_stopped(1000)) {
+    HUPTIME_LOG(kWarn,
+                "some processes of this generation still accept after 1 s; "
+                "re-executing anyway");
+    return;
+  }
+  HUPTIME_LOG(kDebug, "no other process of this generation accepts ({} ms)",
+              monotonic_ms() - since_ms);
+}
+
 }  // namespace
 
 int reexec_in_place() {
@@ -94,11 +117,14 @@ int reexec_in_place() {
   }
   // From here on the program's other threads hold still (park_threads.h):
   // nothing below allocates or takes a lock they might hold.
+  int64_t parking_ms = monotonic_ms();
   ParkResult park = park_other_threads(restart_signal(), kParkTimeoutMs);
+  int64_t parked_ms = monotonic_ms();
   HUPTIME_LOG(
-      kDebug, "{} of {} other threads hold still for the re-exec{}",
-      park.parked, park.asked,
+      kDebug, "{} of {} other threads hold still for the re-exec ({} ms){}",
+      park.parked, park.asked, parked_ms - parking_ms,
       park.parked < park.asked ? " (the others block the restart signal)" : "");
+  wait_others_stopped(parked_ms);
   int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   const std::string& dir = g_rt.config->cwd;
   if (!dir.empty() && chdir(dir.c_str()) != 0) {

@@ -5,9 +5,11 @@
 
 namespace huptime {
 
-// Returns only on failure, with an errno; everything it changed (signal
-// dispositions, working directory, close-on-exec flags of the hand-off)
-// is put back so the process can serve again.
+// Parks the program's other threads, waits (at most 1 s) until no other
+// process of the generation accepts, then execs. Returns only on failure, with
+// an errno; everything it changed (signal dispositions, working directory,
+// close-on-exec flags of the hand-off) is put back so the process can serve
+// again.
 int reexec_in_place();
 
 }  // namespace huptime
