@@ -350,8 +350,8 @@ void RestartThread::exit_drained() {
   _exit(0);
 }
 
-// reexec_in_place also waits, with the program's threads parked, until no
-// other process of this generation accepts (reexec.cc says why).
+// reexec_in_place first waits until no other process of this generation
+// accepts (reexec.cc says why).
 void RestartThread::reexec() {
   int error = reexec_in_place();
   std::string reason = std::string("re-exec failed: ") + strerror(error);
