@@ -6,7 +6,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -458,22 +457,13 @@ void gen_mark_stopped() {
   if (g_accept_lock_held.exchange(false)) lock_page(F_UNLCK, F_SETLK);
 }
 
-// The other processes give no event when they stop (their lock goes with
-// a call we do not see), so this looks every 250 us: on the exec leader's
-// path from the last old answer to the exec, a 1 ms step cost up to 1 ms
-// per restart. The bound is measured on the clock, not counted in steps,
-// which a loaded machine stretches. No allocation, no lock: it runs while
-// the program's threads are parked (reexec.cc).
 bool gen_wait_others_stopped(int timeout_ms) {
-  constexpr long kStepNs = 250'000;
-  int64_t deadline = monotonic_ms() + timeout_ms;
-  while (true) {
+  for (int waited = 0; waited <= timeout_ms; ++waited) {
     int others = lock_page(F_WRLCK, F_GETLK);
     if (others <= 0) return true;
-    if (monotonic_ms() >= deadline) return false;
-    timespec step = {0, kStepNs};
-    nanosleep(&step, nullptr);
+    real::poll(nullptr, 0, 1);
   }
+  return false;
 }
 
 void gen_relock() {

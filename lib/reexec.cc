@@ -8,11 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
-#include "clock.h"
 #include "config.h"
 #include "generation.h"
 #include "handoff.h"
@@ -72,24 +70,6 @@ int disown_async_fds(int* fds) {
   return count;
 }
 
-// The workers this process forked stop when they see the drain latch;
-// until they have, the new image's workers would take connections beside
-// them and an old answer could follow a new one (compat/nginx-exec, a
-// worker slow to react under load). Waited for before parking this
-// process's threads. Parked first, the two waits would overlap, but then a
-// daemonized nginx's next restart sometimes never began
-// (compat/nginx-daemon-exec failed 2 runs of 3; cause not found yet).
-void wait_others_stopped(int64_t since_ms) {
-  if (!gen_wait_others_stopped(1000)) {
-    HUPTIME_LOG(kWarn,
-                "some processes of this generation still accept after 1 s; "
-                "re-executing anyway");
-    return;
-  }
-  HUPTIME_LOG(kDebug, "no other process of this generation accepts ({} ms)",
-              monotonic_ms() - since_ms);
-}
-
 }  // namespace
 
 int reexec_in_place() {
@@ -112,15 +92,12 @@ int reexec_in_place() {
       funlockfile(f);
     }
   }
-  wait_others_stopped(monotonic_ms());
   // From here on the program's other threads hold still (park_threads.h):
   // nothing below allocates or takes a lock they might hold.
-  int64_t parking_ms = monotonic_ms();
   ParkResult park = park_other_threads(restart_signal(), kParkTimeoutMs);
-  int64_t parked_ms = monotonic_ms();
   HUPTIME_LOG(
-      kDebug, "{} of {} other threads hold still for the re-exec ({} ms){}",
-      park.parked, park.asked, parked_ms - parking_ms,
+      kDebug, "{} of {} other threads hold still for the re-exec{}",
+      park.parked, park.asked,
       park.parked < park.asked ? " (the others block the restart signal)" : "");
   int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   const std::string& dir = g_rt.config->cwd;

@@ -5,11 +5,9 @@
 
 namespace huptime {
 
-// Waits (at most 1 s) until no other process of the generation accepts,
-// parks the program's other threads, then execs. Returns only on failure, with
-// an errno; everything it changed (signal dispositions, working directory,
-// close-on-exec flags of the hand-off) is put back so the process can serve
-// again.
+// Returns only on failure, with an errno; everything it changed (signal
+// dispositions, working directory, close-on-exec flags of the hand-off)
+// is put back so the process can serve again.
 int reexec_in_place();
 
 }  // namespace huptime

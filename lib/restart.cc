@@ -350,9 +350,15 @@ void RestartThread::exit_drained() {
   _exit(0);
 }
 
-// reexec_in_place first waits until no other process of this generation
-// accepts (reexec.cc says why).
 void RestartThread::reexec() {
+  // The workers this process forked stop when they see the drain latch;
+  // until they have, the new image's workers would take connections beside
+  // them and an old answer could follow a new one (compat/nginx-exec, a
+  // worker slow to react under load).
+  if (!gen_wait_others_stopped(1000))
+    HUPTIME_LOG(kWarn,
+                "some processes of this generation still accept after 1 s; "
+                "re-executing anyway");
   int error = reexec_in_place();
   std::string reason = std::string("re-exec failed: ") + strerror(error);
   HUPTIME_LOG(kError, "{}; serving again", reason);
