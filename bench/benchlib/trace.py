@@ -10,7 +10,20 @@ window. The *longest no-answer interval* is the longest time between two
 consecutive answers (completions of successful requests); it is reported
 for intervals that overlap a window and for the others (on a shared
 machine, the latter is the scheduler's noise floor).
+
+The noise floor outside windows is the longest of many more intervals
+than the windows hold (seconds of steady load against 8 windows of tens of
+milliseconds), so it is also reported for *control* windows: each window's
+length, placed just before its signal, in steady load. The in-window gap
+against the control gap compares like with like.
+
+Exec mode: the driver also notes when the library logged that it
+re-executes; each gap then splits into the part before the exec (the
+drain's tail and the library's steps: `pre_exec`) and the part after (the
+program's own start-up in place, up to its first answer: `post_exec`).
 """
+
+import bisect
 
 from .common import median, percentile
 
@@ -44,6 +57,7 @@ class Restart:
     def __init__(self, signal_ns, body_key=None, logged_ns=None,
                  old_gone_ns=None):
         self.signal_ns = signal_ns
+        self.exec_ns = None             # exec: the re-executing line
         self.body_key = body_key        # first answer with this body
         self.logged_ns = logged_ns      # the library's log line
         self.old_gone_ns = old_gone_ns  # stop+start: the old process exited
@@ -74,6 +88,45 @@ def latency_summary(latencies_ms):
             "max": s[-1] if s else float("nan")}
 
 
+def longest_gap(answers, lo, hi):
+    """The longest interval between consecutive answers (sorted ends)
+    that overlaps [lo, hi], in ms."""
+    i = max(0, bisect.bisect_left(answers, lo) - 1)
+    longest = 0.0
+    while i + 1 < len(answers) and answers[i] <= hi:
+        longest = max(longest, (answers[i + 1] - answers[i]) / 1e6)
+        i += 1
+    return longest
+
+
+def control_windows(windows, margin_ns=50_000_000):
+    """For each window, one as long ending `margin_ns` before its start,
+    when it fits after the previous window (else none)."""
+    out, previous_end = [], None
+    for lo, hi in sorted(windows):
+        c_hi = lo - margin_ns
+        c_lo = c_hi - (hi - lo)
+        if previous_end is None or c_lo > previous_end:
+            out.append((c_lo, c_hi))
+        previous_end = hi
+    return out
+
+
+def exec_split(restarts, answers):
+    """Exec mode: [(pre_exec_ms, post_exec_ms)] per restart whose
+    re-executing line was seen: last answer before it to it, and it to the
+    first answer after it."""
+    out = []
+    for r in restarts:
+        if r.exec_ns is None:
+            continue
+        i = bisect.bisect_right(answers, r.exec_ns)
+        if 0 < i < len(answers):
+            out.append(((r.exec_ns - answers[i - 1]) / 1e6,
+                        (answers[i] - r.exec_ns) / 1e6))
+    return out
+
+
 def judge(requests, bodies, restarts):
     """The numbers of one restart run (times in ms)."""
     for restart in restarts:
@@ -95,6 +148,10 @@ def judge(requests, bodies, restarts):
             gap_in = max(gap_in, gap)
         else:
             gap_out = max(gap_out, gap)
+    gaps_in = [longest_gap(answers, lo, hi) for lo, hi in windows]
+    gaps_control = [longest_gap(answers, lo, hi)
+                    for lo, hi in control_windows(windows)]
+    split = exec_split(restarts, answers)
     to_serving = [(r.serving_ns - r.signal_ns) / 1e6 for r in restarts
                   if r.serving_ns is not None]
     failures = {}
@@ -110,6 +167,12 @@ def judge(requests, bodies, restarts):
         "longest_gap_ms": max(gap_in, gap_out),
         "gap_in_windows_ms": gap_in,
         "gap_outside_ms": gap_out,
+        # Per window, in order; and in the control windows before them.
+        "gaps_in_windows_ms": gaps_in,
+        "gaps_control_ms": gaps_control,
+        "gap_control_ms": max(gaps_control, default=float("nan")),
+        "pre_exec_ms": [a for a, _ in split],
+        "post_exec_ms": [b for _, b in split],
         "restarts": len(restarts),
         "restarts_seen": len(to_serving),
         "to_serving_median_ms": median(to_serving),
