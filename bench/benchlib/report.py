@@ -89,7 +89,8 @@ def startup_table(startup):
                 "instead.\n\n")
     return note + table(
         ["program", "RLIMIT_NOFILE", "wall µs direct", "preload", "Δ µs",
-         "RSS KiB direct", "preload", "Δ KiB", "via launcher µs / KiB"],
+         "RSS at exit KiB direct", "preload", "Δ KiB",
+         "via launcher µs / KiB"],
         [[s["program"], s["nofile"], s["wall_direct_us"],
           s["wall_preload_us"], f"{s['wall_preload_us'] - s['wall_direct_us']:+d}",
           s["rss_direct_kib"], s["rss_preload_kib"],

@@ -1,5 +1,5 @@
 """Start-up: what the preload costs a program that starts and exits, run by
-bench/startup (alternating runs, medians, max RSS from wait4): /bin/true,
+bench/startup (alternating runs, medians, RSS at exit from smaps_rollup): /bin/true,
 and hookloop serve (socket, bind, listen, an epoll registration: under the
 preload that also sets up the generation state, the restart signal and the
 restart thread), at RLIMIT_NOFILE 1,024 and 524,288.
