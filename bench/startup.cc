@@ -172,18 +172,21 @@ long now_us() {
   return ts.tv_sec * 1'000'000L + ts.tv_nsec / 1000;
 }
 
-// Starts the variant once with stdio on /dev/null (stderr on `err_fd` when
-// it is >= 0), waits for it, and records wall time and max RSS.
-void run_once(Variant* v, int err_fd) {
-  std::vector<char*> argv = c_strings(v->argv);
-  std::vector<char*> envp = c_strings(v->env);
-  long start = now_us();
+// Starts the variant with stdio on /dev/null (stderr on `err_fd` when it
+// is >= 0); `traced`: stopped for the caller's ptrace before its execve.
+pid_t start_variant(Variant& v, int err_fd, bool traced) {
+  std::vector<char*> argv = c_strings(v.argv);
+  std::vector<char*> envp = c_strings(v.env);
   pid_t pid = fork();
   if (pid == 0) {
     int null_fd = open("/dev/null", O_RDWR);
     dup2(null_fd, 0);
     dup2(null_fd, 1);
     dup2(err_fd >= 0 ? err_fd : null_fd, 2);
+    if (traced) {
+      ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+      raise(SIGSTOP);
+    }
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
@@ -191,6 +194,13 @@ void run_once(Variant* v, int err_fd) {
     std::perror("startup: fork");
     std::exit(1);
   }
+  return pid;
+}
+
+// Runs the variant once, untraced, and records its wall time.
+void run_once(Variant* v, int err_fd) {
+  long start = now_us();
+  pid_t pid = start_variant(*v, err_fd, false);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -215,23 +225,7 @@ long rss_at(pid_t pid) {
 // Runs the variant once under ptrace and records its RSS at exit (the
 // PTRACE_EVENT_EXIT stop comes before the kernel tears the memory down).
 void measure_rss(Variant* v) {
-  std::vector<char*> argv = c_strings(v->argv);
-  std::vector<char*> envp = c_strings(v->env);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null_fd = open("/dev/null", O_RDWR);
-    dup2(null_fd, 0);
-    dup2(null_fd, 1);
-    dup2(null_fd, 2);
-    ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
-    raise(SIGSTOP);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  if (pid < 0) {
-    std::perror("startup: fork");
-    std::exit(1);
-  }
+  pid_t pid = start_variant(*v, -1, true);
   int status = 0;
   long rss = -1;
   bool options_set = false;
