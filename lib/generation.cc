@@ -497,17 +497,25 @@ void gen_after_fork_child() {
   claim_slot(page);
 }
 
-bool gen_take_over_root() {
+bool gen_take_over_root(pid_t* exiting) {
+  if (exiting) *exiting = 0;
   GenShared* page = g_shared.load(std::memory_order_acquire);
   if (!page || !g_root_line.load()) return false;
   int32_t root = page->root_pid.load();
   pid_t self = g_rt.pid.load();
+  if (root == self) return false;
   // The parent that forked us has exited (we were reparented), and so has
   // the root (the same process, or the first of a double fork).
-  if (root == self || getppid() == g_fork_parent.load() ||
-      (pid_alive(root) && !proc_is_zombie(root)) ||
-      !page->root_pid.compare_exchange_strong(root, self))
+  pid_t parent = g_fork_parent.load();
+  if (getppid() == parent) {
+    if (exiting) *exiting = parent;
     return false;
+  }
+  if (pid_alive(root) && !proc_is_zombie(root)) {
+    if (exiting) *exiting = root;
+    return false;
+  }
+  if (!page->root_pid.compare_exchange_strong(root, self)) return false;
   HUPTIME_LOG(kInfo,
               "main process {} exited after forking this one (a daemon): "
               "pid {} is the generation's main process now",

@@ -115,7 +115,12 @@ pid_t gen_root_pid();
 // descends from the root through forks alone, its parent and the root have
 // both exited since, and it took the root's place (the first to ask wins).
 // A worker whose parent lives never qualifies.
-bool gen_take_over_root();
+//
+// When false, *exiting (if given) names the process whose exit may still
+// make this one qualify: its parent or the root, alive and of the root's
+// line. The daemon's service can be running (and signalled) while they
+// finish exiting; 0 when no exit would help.
+bool gen_take_over_root(pid_t* exiting = nullptr);
 
 // The old generation's side of a new one: the leader creates the new
 // generation's page and latch before starting it (handed over as

@@ -18,13 +18,13 @@ constexpr size_t kOurCount = static_cast<size_t>(OurFd::kCount);
 
 // One -1 per OurFd (checked below).
 constinit std::atomic<int> g_our[] = {-1, -1, -1, -1, -1, -1, -1, -1,
-                                      -1, -1, -1, -1, -1, -1, -1};
+                                      -1, -1, -1, -1, -1, -1, -1, -1};
 static_assert(std::size(g_our) == kOurCount);
 
 // Pins, and the fd whose close waits for the last of them (-1: none).
 constinit std::atomic<uint32_t> g_pins[kOurCount] = {};
 constinit std::atomic<int> g_closing[] = {-1, -1, -1, -1, -1, -1, -1, -1,
-                                          -1, -1, -1, -1, -1, -1, -1};
+                                          -1, -1, -1, -1, -1, -1, -1, -1};
 static_assert(std::size(g_closing) == kOurCount);
 
 // Moves of our fds (relocate_ours), for our_fd_moves().

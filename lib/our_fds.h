@@ -28,6 +28,7 @@ enum class OurFd : uint32_t {
   kNotify,      // old generation: the notify socket (--ready=notify)
   kOwnNotify,   // exec mode, re-executed image: its own notify socket
   kMaster,      // the resident `huptime --master` (master_link.h)
+  kRootExit,    // exec mode, a daemon: pidfd of the ancestor still exiting
   kCount
 };
 

@@ -42,6 +42,11 @@ bool is_generation_root() { return g_rt.pid.load() == gen_root_pid(); }
 // for newer generations that want it gone (--max-draining), this often.
 constexpr int64_t kSweepMs = 250;
 
+// How long a daemon's service owes a restart signal to its parents' exit
+// (may_lead_exec_restart): daemons exit right after forking, but a parent
+// that cleans up first, on a loaded machine, may take a while.
+constexpr int64_t kRootExitWaitMs = 1000;
+
 // The restart thread of one process: feeds its RestartMachine and
 // carries out the actions.
 class RestartThread {
@@ -56,6 +61,8 @@ class RestartThread {
   void handle(RestartEvent event);
   void carry_out(uint32_t actions);
   void on_signal();
+  bool may_lead_exec_restart(const std::string& sig);
+  void root_exit_step(bool exited, int64_t now);
   void begin_restart(const char* why);
   bool preflight(std::string* reason);
   void start_new_copy();
@@ -74,6 +81,8 @@ class RestartThread {
   RestartMachine machine_;
   NewCopy copy_;
   int64_t next_sweep_ms_ = -1;
+  // Set by the first signal a daemon's service owes (may_lead_exec_restart).
+  int64_t root_wait_until_ms_ = -1;
 };
 
 void RestartThread::handle(RestartEvent event) {
@@ -84,17 +93,69 @@ void RestartThread::handle(RestartEvent event) {
   carry_out(actions);
 }
 
-void RestartThread::on_signal() {
-  std::string sig = signal_name(restart_signal());
-  // Exec mode re-executes the generation's main process in place: a
-  // worker that got the signal too (sent to the whole group) leaves the
-  // restart to it. (Passing the signal on would make it two restarts.)
-  if (g_rt.config->mode == Mode::kExec && !is_generation_root() &&
-      !gen_take_over_root()) {
+// Exec mode re-executes the generation's main process in place: a worker
+// that got the signal too (sent to the whole group) leaves the restart to
+// it. (Passing the signal on would make it two restarts.) A daemon's
+// service, though, is the main process's heir: signalled (by the pid file)
+// while its parents are still exiting, it owes the restart until they
+// have, and takes it over then; after kRootExitWaitMs, or when no exit
+// would make it the heir, the restart is the main process's.
+bool RestartThread::may_lead_exec_restart(const std::string& sig) {
+  if (our_fd(OurFd::kRootExit) >= 0) {
+    HUPTIME_LOG(kDebug, "SIG{}: already owed once the main process exits", sig);
+    return false;
+  }
+  if (root_wait_until_ms_ < 0)
+    root_wait_until_ms_ = monotonic_ms() + kRootExitWaitMs;
+  for (int tries = 0; tries < 3; ++tries) {
+    pid_t exiting = 0;
+    if (gen_take_over_root(&exiting)) break;
+    if (exiting != 0 && monotonic_ms() < root_wait_until_ms_) {
+      int fd = static_cast<int>(raw_syscall6(SYS_pidfd_open, exiting, 0));
+      if (fd < 0 && errno == ESRCH) continue;  // gone meanwhile: ask again
+      if (fd >= 0 && adopt_our_fd(OurFd::kRootExit, fd) >= 0) {
+        HUPTIME_LOG(kDebug,
+                    "SIG{}: pid {} of the main process's line is still "
+                    "exiting; the restart waits for it",
+                    sig, exiting);
+        return false;
+      }
+    }
     HUPTIME_LOG(kDebug, "SIG{}: left to the main process {}", sig,
                 gen_root_pid());
+    root_wait_until_ms_ = -1;
+    return false;
+  }
+  root_wait_until_ms_ = -1;
+  return true;
+}
+
+// The process that may_lead_exec_restart waits for has exited, or the wait
+// timed out: the owed restart is taken over or left to the main process.
+void RestartThread::root_exit_step(bool exited, int64_t now) {
+  if (our_fd(OurFd::kRootExit) < 0 || (!exited && now < root_wait_until_ms_))
+    return;
+  close_our_fd(OurFd::kRootExit);
+  if (machine_.state() != RestartState::kServing) {
+    root_wait_until_ms_ = -1;  // draining: the generation restarted anyway
     return;
   }
+  if (exited) {
+    on_signal();
+    return;
+  }
+  HUPTIME_LOG(kInfo,
+              "SIG{}: the main process {} still runs after {} ms; the "
+              "restart is left to it",
+              signal_name(restart_signal()), gen_root_pid(), kRootExitWaitMs);
+  root_wait_until_ms_ = -1;
+}
+
+void RestartThread::on_signal() {
+  std::string sig = signal_name(restart_signal());
+  if (g_rt.config->mode == Mode::kExec && !is_generation_root() &&
+      !may_lead_exec_restart(sig))
+    return;
   if (machine_.state() != RestartState::kServing) {
     handle(RestartEvent::kRestartSignal);
     return;
@@ -376,7 +437,7 @@ void RestartThread::run() {
     start_owed_restart();
     RestartState state = machine_.state();
     bool starting = state == RestartState::kStarting;
-    pollfd fds[8];
+    pollfd fds[9];
     int n = 0;
     uint32_t moves = our_fd_moves();
     int pipe_fd = our_fd(OurFd::kSelfPipeRead);
@@ -419,6 +480,11 @@ void RestartThread::run() {
       own_notify_i = n;
       fds[n++] = {our_fd(OurFd::kOwnNotify), POLLIN, 0};
     }
+    int root_exit_i = -1;
+    if (our_fd(OurFd::kRootExit) >= 0 && n < 9) {
+      root_exit_i = n;
+      fds[n++] = {our_fd(OurFd::kRootExit), POLLIN, 0};
+    }
     int64_t now = monotonic_ms();
     int64_t deadline = machine_.deadline_ms();
     int64_t attempt_deadline = service_attempt_deadline_ms();
@@ -428,6 +494,8 @@ void RestartThread::run() {
     if (state == RestartState::kDraining &&
         (deadline < 0 || next_sweep_ms_ < deadline))
       deadline = next_sweep_ms_;
+    if (root_exit_i >= 0 && (deadline < 0 || root_wait_until_ms_ < deadline))
+      deadline = root_wait_until_ms_;
     int timeout = deadline < 0
                       ? -1
                       : static_cast<int>(deadline > now ? deadline - now : 0);
@@ -464,6 +532,8 @@ void RestartThread::run() {
       handle(RestartEvent::kDrainRequested);
     }
     now = monotonic_ms();
+    if (root_exit_i >= 0)
+      root_exit_step((fds[root_exit_i].revents & POLLIN) != 0, now);
     check_reexec_deadline(now);
     if (machine_.state() == RestartState::kDraining) drain_step(now);
     if (machine_.deadline_ms() >= 0 && now >= machine_.deadline_ms()) {

@@ -100,6 +100,7 @@ void restart_after_fork_child() {
   close_our_fd(OurFd::kNotify);
   close_our_fd(OurFd::kSelfPipeRead);
   close_our_fd(OurFd::kSelfPipeWrite);
+  close_our_fd(OurFd::kRootExit);
   g_late_child.store(g_stopped_accepting.load());
 }
 
