@@ -20,7 +20,7 @@ namespace {
       "[--pidfile F] [--startup-file F] [--usr1-file F] [--crash-after N] "
       "[--workers N] "
       "[--keep-stderr] [--close-all-fds] "
-      "[--threaded]\n",
+      "[--threaded] [--linger-parent-ms N]\n",
       program_invocation_short_name);
   std::exit(2);
 }
@@ -75,6 +75,8 @@ bool parse_valued(std::string_view arg, std::string_view value, unsigned extras,
     opts->usr1_file = std::string(value);
   } else if (arg == "--crash-after") {
     opts->crash_after = parse_count(arg, value, 1);
+  } else if ((extras & kExtraDaemon) && arg == "--linger-parent-ms") {
+    opts->linger_parent_ms = parse_count(arg, value, 0);
   } else if ((extras & kExtraWorkers) && arg == "--workers") {
     opts->workers = parse_count(arg, value, 1);
   } else {

@@ -23,6 +23,9 @@
 //   --keep-stderr        srv_daemon: keep fd 2 when detaching
 //   --close-all-fds      srv_daemon: close every fd >= 3 before binding
 //   --threaded           srv_daemon: a thread per connection
+//   --linger-parent-ms N srv_daemon: each parent that leaves sleeps N ms
+//                        before exiting (daemons that clean up first), so
+//                        the service runs for a while beside its parents
 #pragma once
 
 #include <string>
@@ -53,6 +56,7 @@ struct ServerOptions {
   bool keep_stderr = false;
   bool close_all_fds = false;
   bool threaded = false;
+  int linger_parent_ms = 0;
 };
 
 // Parses the command line. Prints a message and exits 2 on a usage error,

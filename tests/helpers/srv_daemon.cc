@@ -1,8 +1,9 @@
 // srv_daemon: a classic SysV daemon. fork, the parent exits 0; setsid; fork
-// again, the intermediate exits; chdir("/"); fds 0..2 to /dev/null (fd 2 kept
-// with --keep-stderr); with --close-all-fds, every fd >= 3 closed by walking
-// /proc/self/fd, as programs that "close all fds" do. Only then it binds,
-// writes --pidfile and serves (blocking, or a thread per connection with
+// again, the intermediate exits (each after --linger-parent-ms); chdir("/");
+// fds 0..2 to /dev/null (fd 2 kept with --keep-stderr); with --close-all-fds,
+// every fd >= 3 closed by walking /proc/self/fd, as programs that "close all
+// fds" do. Only then it binds, writes --pidfile and serves (blocking, or a
+// thread per connection with
 // --threaded).
 //
 // Paths (--pidfile, unix: sockets) must be absolute: the daemon lives in /.
@@ -21,10 +22,12 @@ using namespace huptime::test;
 
 namespace {
 
-void fork_and_leave_parent() {
+void fork_and_leave_parent(int linger_ms) {
   pid_t pid = fork();
   if (pid < 0) fatal_errno("fork");
-  if (pid > 0) _exit(0);
+  if (pid == 0) return;
+  if (linger_ms > 0) usleep(static_cast<useconds_t>(linger_ms) * 1000);
+  _exit(0);
 }
 
 // Closes 0..2 (not 2 with --keep-stderr) and reopens them on /dev/null:
@@ -51,9 +54,9 @@ void close_all_fds() {
 }
 
 void daemonize(const ServerOptions& opts) {
-  fork_and_leave_parent();
+  fork_and_leave_parent(opts.linger_parent_ms);
   if (setsid() < 0) fatal_errno("setsid");
-  fork_and_leave_parent();
+  fork_and_leave_parent(opts.linger_parent_ms);
   if (chdir("/") != 0) fatal_errno("chdir /");
   redirect_std_fds(opts.keep_stderr);
   if (opts.close_all_fds) close_all_fds();
