@@ -280,4 +280,10 @@ pid_t Scenario::leader_from_pidfile(pid_t previous, const std::string& what) {
   }
 }
 
+void Scenario::adopt_pidfile_leader() {
+  std::string text;
+  if (ph_.pidfile.empty()) return;
+  if (auto pid = read_pid(ph_.pidfile, &text)) service_.adopt_leader(*pid);
+}
+
 }  // namespace huptime::test

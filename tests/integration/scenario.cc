@@ -395,6 +395,10 @@ void Scenario::stop_service() {
 void Scenario::cleanup() {
   if (load_) load_->stop();
   if (!stopped_) {
+    // A daemon that re-executed and daemonized again after the last reload
+    // the test followed lives in a session not adopted yet: the pid file
+    // names it (without this, a failed nginx-daemon-exec left nginx running).
+    if (opts_.pidfile_from_arg) adopt_pidfile_leader();
     service_.signal_all(SIGKILL);
     Deadline deadline(seconds(5));
     while (!service_.snapshot().pids.empty() && !deadline.expired())

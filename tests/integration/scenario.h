@@ -101,6 +101,7 @@ class Scenario {
   LogMatch wait_ready(size_t from, pid_t alive, const std::string& what,
                       const Deadline& deadline);
   pid_t leader_from_pidfile(pid_t previous, const std::string& what);
+  void adopt_pidfile_leader();  // best effort, never throws
   void check_ready_after(const std::string& pid, size_t from, size_t ready,
                          const std::string& what);
 
