@@ -1,6 +1,5 @@
 #include "park_threads.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/syscall.h>
@@ -14,6 +13,7 @@
 #include "clock.h"
 #include "fork_guard.h"
 #include "futex.h"
+#include "numbered_entries.h"
 #include "raw_syscall.h"
 
 namespace huptime {
@@ -55,24 +55,14 @@ int ask_others(int sig) {
       O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir < 0) return 0;
   int asked = 0;
-  alignas(8) char buf[2048];
-  for (;;) {
-    long got = raw_syscall6(SYS_getdents64, dir, reinterpret_cast<long>(buf),
-                            sizeof buf);
-    if (got <= 0) break;
-    for (long at = 0; at < got;) {
-      auto* entry = reinterpret_cast<dirent64*>(buf + at);
-      at += entry->d_reclen;
-      if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-      long tid = atol(entry->d_name);
-      if (tid == self || is_ours(tid)) continue;
-      g_unseen.fetch_add(1);
-      if (raw_syscall6(SYS_tgkill, pid, tid, sig) == 0)
-        ++asked;
-      else
-        g_unseen.fetch_sub(1);  // it has just exited
-    }
-  }
+  for_each_numbered_entry(dir, [&](long tid) {
+    if (tid == self || is_ours(tid)) return;
+    g_unseen.fetch_add(1);
+    if (raw_syscall6(SYS_tgkill, pid, tid, sig) == 0)
+      ++asked;
+    else
+      g_unseen.fetch_sub(1);  // it has just exited
+  });
   raw_syscall6(SYS_close, dir);
   return asked;
 }

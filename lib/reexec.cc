@@ -1,6 +1,5 @@
 #include "reexec.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "next_image.h"
+#include "numbered_entries.h"
 #include "our_fds.h"
 #include "park_threads.h"
 #include "raw_syscall.h"
@@ -48,24 +48,16 @@ int disown_async_fds(int* fds) {
   int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return 0;
   pid_t self = getpid();
-  alignas(8) char buf[4096];
-  for (;;) {
-    long got = raw_syscall6(SYS_getdents64, dir, reinterpret_cast<long>(buf),
-                            sizeof buf);
-    if (got <= 0) break;
-    for (long at = 0; at < got;) {
-      auto* entry = reinterpret_cast<dirent64*>(buf + at);
-      at += entry->d_reclen;
-      int fd = atoi(entry->d_name);
-      if (fd < 3 || fd == dir || entry->d_name[0] == '.') continue;
-      int flags = real::fcntl(fd, F_GETFL);
-      if (flags < 0 || !(flags & O_ASYNC)) continue;
-      if (real::fcntl(fd, F_GETOWN) != self) continue;
-      if (real::fcntl(fd, F_SETOWN, 0) == 0 && count < kMaxDisowned)
-        fds[count++] = fd;
-      HUPTIME_LOG(kDebug, "fd {}: O_ASYNC owner cleared before re-exec", fd);
-    }
-  }
+  for_each_numbered_entry(dir, [&](long number) {
+    int fd = static_cast<int>(number);
+    if (fd < 3 || fd == dir) return;
+    int flags = real::fcntl(fd, F_GETFL);
+    if (flags < 0 || !(flags & O_ASYNC)) return;
+    if (real::fcntl(fd, F_GETOWN) != self) return;
+    if (real::fcntl(fd, F_SETOWN, 0) == 0 && count < kMaxDisowned)
+      fds[count++] = fd;
+    HUPTIME_LOG(kDebug, "fd {}: O_ASYNC owner cleared before re-exec", fd);
+  });
   real::close(dir);
   return count;
 }
