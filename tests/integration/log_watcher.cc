@@ -35,9 +35,13 @@ void LogWatcher::stop() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t written = write(stop_fd_, &one, sizeof one);
   thread_.join();
-  if (other_lines_ > kMirrorOther)
+  if (other_lines_ <= kMirrorOther) return;
+  size_t hidden = other_lines_ - kMirrorOther - last_other_.size();
+  if (hidden > 0)
     fmt::print(stderr, "  | ({} more lines of service output not shown)\n",
-               other_lines_ - kMirrorOther);
+               hidden);
+  for (const std::string& line : last_other_)
+    fmt::print(stderr, "  | {}\n", line);
 }
 
 size_t LogWatcher::size() const {
@@ -75,7 +79,12 @@ void LogWatcher::take_line(std::string line) {
                  (also_keep_ && std::regex_search(line, *also_keep_));
   if (library || ++other_lines_ <= kMirrorOther)
     fmt::print(stderr, "  | {}\n", line);
-  if (!library) return;
+  if (!library) {
+    if (other_lines_ <= kMirrorOther) return;
+    last_other_.push_back(std::move(line));
+    if (last_other_.size() > kShowLastOther) last_other_.pop_front();
+    return;
+  }
   std::lock_guard lock(mutex_);
   lines_.push_back(std::move(line));
   changed_.notify_all();

@@ -6,11 +6,14 @@
 // Only lines that contain "huptime[" (the library's prefix), or that match
 // the `also_keep` pattern given at construction, are kept and indexed;
 // other output (python's http.server logs every request) is
-// mirrored for the first kMirrorOther lines, then only counted.
+// mirrored for the first kMirrorOther lines, then only counted; the last
+// kShowLastOther of those are shown when the watcher stops (the service's
+// own last words before a failure).
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -32,6 +35,7 @@ struct LogMatch {
 class LogWatcher {
  public:
   static constexpr size_t kMirrorOther = 50;
+  static constexpr size_t kShowLastOther = 20;
 
   // Takes ownership of `fd`, the read end of the service's stderr pipe.
   explicit LogWatcher(int fd, std::optional<std::regex> also_keep = {});
@@ -63,9 +67,10 @@ class LogWatcher {
   std::optional<std::regex> also_keep_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  std::vector<std::string> lines_;  // guarded by mutex_
-  bool eof_ = false;                // guarded by mutex_
-  size_t other_lines_ = 0;          // reader thread only
+  std::vector<std::string> lines_;      // guarded by mutex_
+  bool eof_ = false;                    // guarded by mutex_
+  size_t other_lines_ = 0;              // reader thread only
+  std::deque<std::string> last_other_;  // reader thread; read after join
   std::thread thread_;
 };
 
