@@ -151,15 +151,21 @@ bool accept_needs_care() {
 [[gnu::noinline, gnu::cold]] bool prepare_accept(bool listening,
                                                  uint32_t word) {
   restart_thread_ensure();
+  if (listening && gen_drain_announced()) {
+    // The generation drains, and this process has not stopped accepting:
+    // its restart thread has not run yet, or runs and has not polled the
+    // latch yet (it was just started, by the call above). Accepting now
+    // would answer with the old version after the new one (compat/nginx-
+    // exec, a worker forked before the drain whose first accept comes
+    // after it). Stop here; the accept then fails as on a retired
+    // listener. (Once this process is ready, only its restart thread
+    // stops it: this check costs a poll(), too much for every accept.)
+    listeners_stop_accepting(false);
+    return true;
+  }
   pid_t self = g_rt.pid.load(std::memory_order_relaxed);
   if (restart_thread_running_pid().load(std::memory_order_acquire) == self)
     g_accept_ready_pid.store(self, std::memory_order_relaxed);
-  else if (listening && gen_drain_announced())
-    // Our restart thread has not run yet, so nobody here has seen that
-    // the generation drains: accepting now would answer with the old
-    // version after the new one (compat/nginx-exec). Stop here; the
-    // accept then fails as on a retired listener.
-    listeners_stop_accepting(false);
   return !listening || gen_note_accept(g_listeners.nonblock(entry_slot(word)));
 }
 

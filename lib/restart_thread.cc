@@ -71,6 +71,9 @@ void restart_thread_ensure() {
     pthread_t thread;
     if (pthread_create(&thread, &attr, thread_main, nullptr) == 0) {
       g_thread_pid.store(self, std::memory_order_release);
+      HUPTIME_LOG(kDebug, "restart thread started ({})",
+                  g_stopped_accepting.load() ? "not accepting"
+                                             : "accepting");
     } else {
       HUPTIME_LOG(kError,
                   "cannot start the restart thread; restarts will "
