@@ -213,11 +213,24 @@ int fd_ioctl(int fd, unsigned long request, void* arg) {
 
 int listeners_epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
   uint32_t word = g_fds.get(fd);
-  int rc = real::epoll_ctl(epfd, op, fd, event);
-  if (rc != 0 || !is_listener_kind(word)) return rc;
-  int saved_errno = errno;
+  if (!is_listener_kind(word)) return real::epoll_ctl(epfd, op, fd, event);
+  int rc, saved_errno;
   {
+    // The call and its record under the lock that stopping accepting
+    // holds while it moves this fd's registrations to the placeholder
+    // (stop_accepting.cc): interleaved with the program's DEL and ADD of
+    // the same fd (nginx re-adds its listener every few accepts with
+    // EPOLLEXCLUSIVE), the program's ADD met the placeholder's
+    // registration (EEXIST, an [alert] in nginx's log) and the record
+    // lost it. epoll_ctl never blocks.
     ListenerLock lock(g_listeners);
+    word = g_fds.get(fd);
+    rc = real::epoll_ctl(epfd, op, fd, event);
+    saved_errno = errno;
+    if (rc != 0 || !is_listener_kind(word)) {
+      errno = saved_errno;
+      return rc;
+    }
     if (op == EPOLL_CTL_DEL) {
       g_listeners.remove_reg_unlocked(entry_slot(word), epfd, fd);
     } else if (event) {
