@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <regex>
 #include <utility>
 
 namespace huptime::test {
@@ -26,7 +27,7 @@ namespace {
              "[--result-json FILE] [--title TEXT] [--skip-if-missing] "
              "[--signal SIG] [--program-signal SIG] "
              "[--check-resources RSS_KB] [--ready-after REGEX] "
-             "-- SERVER ARGS...\n");
+             "[--forbid-output REGEX] -- SERVER ARGS...\n");
   std::exit(2);
 }
 
@@ -45,6 +46,17 @@ int parse_signal(std::string_view option, std::string_view text) {
   if (text == "USR1") return SIGUSR1;
   if (text == "USR2") return SIGUSR2;
   return parse_int(option, text, 1);
+}
+
+// A regular expression that std::regex accepts, as given.
+std::string checked_regex(std::string_view option, std::string_view text) {
+  try {
+    std::regex check{std::string(text)};
+  } catch (const std::regex_error& error) {
+    usage_error(fmt::format("{}: bad regular expression '{}': {}", option, text,
+                            error.what()));
+  }
+  return std::string(text);
 }
 
 std::vector<TargetKind> parse_targets(std::string_view text) {
@@ -109,6 +121,8 @@ void apply_option(std::string_view arg, std::string_view value,
     opts->program_signal = parse_signal(arg, value);
   else if (arg == "--ready-after")
     opts->ready_after = std::string(value);
+  else if (arg == "--forbid-output")
+    opts->forbid_output = checked_regex(arg, value);
   else if (arg == "--check-resources")
     opts->rss_tolerance_kb = parse_int(arg, value, 0);
   else

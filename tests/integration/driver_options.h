@@ -8,7 +8,8 @@
 //               [--body-template FILE] [--setup-request TEXT]
 //               [--side-request TEXT] [--result-json FILE] [--title TEXT]
 //               [--skip-if-missing] [--signal SIG] [--program-signal SIG]
-//               [--check-resources RSS_KB] -- SERVER ARGS...
+//               [--check-resources RSS_KB] [--ready-after REGEX]
+//               [--forbid-output REGEX] -- SERVER ARGS...
 //
 // Valued options may also be written --option=VALUE.
 //
@@ -47,6 +48,10 @@
 //
 // --expect-failure TEXT inverts the verdict for the driver's own tests: the
 // run passes only if the scenario fails with a message containing TEXT.
+//
+// --forbid-output REGEX fails the run when a line of the service's own
+// output matches (nginx: its [alert] and [emerg] lines), checked after each
+// reload and at the end.
 //
 // --check-resources RSS_KB (soak tests) also requires the service's threads
 // back to the baseline count and its total RSS within RSS_KB of the
@@ -101,6 +106,7 @@ struct DriverOptions {
   // --ready-after REGEX: each restart's new generation must print a line
   // matching it ({pid}: the pid that reports ready) before it is ready.
   std::string ready_after;
+  std::string forbid_output;  // --forbid-output REGEX; empty: none
 };
 
 // Parses the command line; prints usage and exits 2 on error.

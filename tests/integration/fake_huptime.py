@@ -17,6 +17,8 @@ reload_test must notice:
     overlap   the old copy goes on accepting for 300 ms after the new one
               is ready (old and new versions interleave)
     stray     every new generation leaves a process behind
+    alert     the third generation complains on stderr ("[alert] ..."),
+              as nginx does when something goes wrong under it
 """
 import os
 import selectors
@@ -121,6 +123,8 @@ def main():
     if fault == "stray" and generation > 1 and os.fork() == 0:
         time.sleep(600)
         os._exit(0)
+    if fault == "alert" and generation == 3:
+        os.write(2, b"fake-server: [alert] something went wrong\n")
     log(f"ready (generation {generation}, 1 listeners)")
     if ENV_READY in os.environ:
         ready_fd = int(os.environ.pop(ENV_READY))

@@ -17,10 +17,12 @@ constexpr std::string_view kLibraryPrefix = "huptime[";
 
 }  // namespace
 
-LogWatcher::LogWatcher(int fd, std::optional<std::regex> also_keep)
+LogWatcher::LogWatcher(int fd, std::optional<std::regex> also_keep,
+                       std::optional<std::regex> forbidden)
     : fd_(fd),
       stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      also_keep_(std::move(also_keep)) {
+      also_keep_(std::move(also_keep)),
+      forbidden_(std::move(forbidden)) {
   thread_ = std::thread(&LogWatcher::run, this);
 }
 
@@ -42,6 +44,11 @@ void LogWatcher::stop() {
                hidden);
   for (const std::string& line : last_other_)
     fmt::print(stderr, "  | {}\n", line);
+}
+
+std::optional<std::string> LogWatcher::forbidden_line() const {
+  std::lock_guard lock(mutex_);
+  return forbidden_line_;
 }
 
 size_t LogWatcher::size() const {
@@ -79,6 +86,10 @@ void LogWatcher::take_line(std::string line) {
                  (also_keep_ && std::regex_search(line, *also_keep_));
   if (library || ++other_lines_ <= kMirrorOther)
     fmt::print(stderr, "  | {}\n", line);
+  if (!library && forbidden_ && std::regex_search(line, *forbidden_)) {
+    std::lock_guard lock(mutex_);
+    if (!forbidden_line_) forbidden_line_ = line;
+  }
   if (!library) {
     if (other_lines_ <= kMirrorOther) return;
     last_other_.push_back(std::move(line));

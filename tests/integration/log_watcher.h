@@ -38,7 +38,8 @@ class LogWatcher {
   static constexpr size_t kShowLastOther = 20;
 
   // Takes ownership of `fd`, the read end of the service's stderr pipe.
-  explicit LogWatcher(int fd, std::optional<std::regex> also_keep = {});
+  explicit LogWatcher(int fd, std::optional<std::regex> also_keep = {},
+                      std::optional<std::regex> forbidden = {});
   ~LogWatcher();
   LogWatcher(const LogWatcher&) = delete;
   LogWatcher& operator=(const LogWatcher&) = delete;
@@ -55,6 +56,9 @@ class LogWatcher {
   // deadline.
   void wait_new_line(size_t seen, const Deadline& deadline) const;
 
+  // The first line of the service's output that matched `forbidden`.
+  std::optional<std::string> forbidden_line() const;
+
   // Stops reading and joins the thread.
   void stop();
 
@@ -65,6 +69,8 @@ class LogWatcher {
   int fd_;
   int stop_fd_;
   std::optional<std::regex> also_keep_;
+  std::optional<std::regex> forbidden_;
+  std::optional<std::string> forbidden_line_;  // guarded by mutex_
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::vector<std::string> lines_;      // guarded by mutex_

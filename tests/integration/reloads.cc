@@ -87,6 +87,15 @@ void Scenario::reload(int number) {
                  opts_.versions ? number : -1,
                  fmt::format("after reload {}", number));
   check_no_zombies(fmt::format("after reload {}", number));
+  check_forbidden_output(fmt::format("after reload {}", number));
+}
+
+void Scenario::check_forbidden_output(const std::string& when) const {
+  if (auto line = log_->forbidden_line())
+    throw TestFailure(
+        fmt::format("{}: the service printed a line matching "
+                    "--forbid-output '{}': {}",
+                    when, opts_.forbid_output, *line));
 }
 
 // Fork mode: the old leader announces the new copy, the new copy (or, for

@@ -126,6 +126,7 @@ void Scenario::run_steps() {
                  "before the first reload");
   for (int number = 1; number <= opts_.reloads; ++number) reload(number);
   finish_load();
+  check_forbidden_output("at the end");
   check_back_to_baseline();
   stop_service();
 }
@@ -189,7 +190,10 @@ void Scenario::start_service() {
   std::optional<std::regex> keep;
   if (!opts_.ready_after.empty())
     keep = std::regex(ready_after_pattern(opts_.ready_after, R"(\d+)"));
-  log_ = std::make_unique<LogWatcher>(pipe_fds[0], std::move(keep));
+  std::optional<std::regex> forbidden;
+  if (!opts_.forbid_output.empty()) forbidden = std::regex(opts_.forbid_output);
+  log_ = std::make_unique<LogWatcher>(pipe_fds[0], std::move(keep),
+                                      std::move(forbidden));
   std::string error;
   pid_t pid = spawn_in_new_group(argv, pipe_fds[1], &error);
   close(pipe_fds[1]);

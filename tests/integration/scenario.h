@@ -102,6 +102,7 @@ class Scenario {
                       const Deadline& deadline);
   pid_t leader_from_pidfile(pid_t previous, const std::string& what);
   void adopt_pidfile_leader();  // best effort, never throws
+  void check_forbidden_output(const std::string& when) const;
   void check_ready_after(const std::string& pid, size_t from, size_t ready,
                          const std::string& what);
 
