@@ -1,7 +1,7 @@
 // startup: what the preload costs a program that starts and exits at once.
 //
 //   startup --library LIB --launcher HUPTIME [--program /bin/true]
-//           [--arg ARG]... [--runs N] [--nofile N,N...]
+//           [--arg ARG]... [--runs N] [--nofile N,N...] [--smaps DIR]
 //
 // For each RLIMIT_NOFILE (default 1024 and 524288) it starts PROGRAM N times
 // (default 200) in each of four ways, alternating between them so that
@@ -20,7 +20,10 @@
 // its exit (ptrace, PTRACE_EVENT_EXIT), in separate runs so that tracing
 // costs the timed runs nothing: wait4's ru_maxrss comes from the kernel's
 // per-CPU RSS counters, approximate by up to a few hundred KiB for a
-// process this small, more than the differences measured here.
+// process this small, more than the differences measured here. With
+// --smaps DIR, the whole /proc/PID/smaps of each variant's last traced run
+// is kept as DIR/VARIANT-NOFILE.smaps, for a per-mapping comparison (run
+// under `setarch -R`: with ASLR, fault-around windows move between runs).
 //
 // A benchmark prints numbers and never judges them: the exit status is 0
 // unless a run of PROGRAM failed or the arguments were wrong. Children are
@@ -56,11 +59,13 @@ struct Options {
   std::vector<std::string> args;  // --arg, repeatable
   int runs = 200;
   std::vector<rlim_t> nofile = {1024, 524288};
+  std::string smaps_dir;  // --smaps: where to keep per-mapping smaps
 };
 
 // One way of starting the program: argv and environment, owned here.
 struct Variant {
   const char* name = "";
+  std::string smaps_path;  // where to copy smaps at exit; empty: nowhere
   std::vector<std::string> argv;
   std::vector<std::string> env;
   std::vector<long> wall_us;
@@ -71,7 +76,8 @@ struct Variant {
 [[noreturn]] void usage(const std::string& message) {
   std::fprintf(stderr,
                "startup: %s\nusage: startup --library LIB --launcher HUPTIME "
-               "[--program PATH] [--arg ARG]... [--runs N] [--nofile N,N...]\n",
+               "[--program PATH] [--arg ARG]... [--runs N] [--nofile N,N...] "
+               "[--smaps DIR]\n",
                message.c_str());
   std::exit(2);
 }
@@ -116,6 +122,8 @@ Options parse_options(int argc, char** argv) {
       options.runs = std::atoi(value.c_str());
     else if (arg == "--nofile")
       options.nofile = parse_nofile(value);
+    else if (arg == "--smaps")
+      options.smaps_dir = value;
     else
       usage("unknown option " + std::string(arg));
   }
@@ -222,6 +230,19 @@ long rss_at(pid_t pid) {
   return kib;
 }
 
+// Copies /proc/PID/smaps to `path`.
+void save_smaps(pid_t pid, const std::string& path) {
+  std::string from = "/proc/" + std::to_string(pid) + "/smaps";
+  FILE* in = std::fopen(from.c_str(), "r");
+  FILE* out = in != nullptr ? std::fopen(path.c_str(), "w") : nullptr;
+  char buf[4096];
+  size_t n = 0;
+  while (out != nullptr && (n = std::fread(buf, 1, sizeof buf, in)) > 0)
+    std::fwrite(buf, 1, n, out);
+  if (out != nullptr) std::fclose(out);
+  if (in != nullptr) std::fclose(in);
+}
+
 // Runs the variant once under ptrace and records its RSS at exit (the
 // PTRACE_EVENT_EXIT stop comes before the kernel tears the memory down).
 void measure_rss(Variant* v) {
@@ -238,6 +259,7 @@ void measure_rss(Variant* v) {
       options_set = true;
     } else if (sig == SIGTRAP && (status >> 16) == PTRACE_EVENT_EXIT) {
       rss = rss_at(pid);
+      if (!v->smaps_path.empty()) save_smaps(pid, v->smaps_path);
     } else if (sig != SIGTRAP) {
       deliver = sig;
     }
@@ -305,7 +327,8 @@ rlim_t set_nofile(rlim_t nofile) {
 
 // Runs every variant `runs` times, alternating, at RLIMIT_NOFILE=nofile.
 // False if no limit could be set.
-bool measure_at(rlim_t nofile, int runs, std::vector<Variant>* variants) {
+bool measure_at(rlim_t nofile, int runs, const std::string& smaps_dir,
+                std::vector<Variant>* variants) {
   rlimit old{};
   getrlimit(RLIMIT_NOFILE, &old);
   rlim_t in_force = set_nofile(nofile);
@@ -315,6 +338,10 @@ bool measure_at(rlim_t nofile, int runs, std::vector<Variant>* variants) {
     return false;
   }
   std::printf("RLIMIT_NOFILE=%lu\n", static_cast<unsigned long>(in_force));
+  for (Variant& v : *variants)
+    if (!smaps_dir.empty())
+      v.smaps_path =
+          smaps_dir + "/" + v.name + "-" + std::to_string(in_force) + ".smaps";
   for (Variant& v : *variants) warm_up(&v);
   for (int i = 0; i < runs; ++i)
     for (Variant& v : *variants) run_once(&v, -1);
@@ -357,7 +384,7 @@ int main(int argc, char** argv) {
     variants[3].argv.insert(variants[3].argv.end(), command.begin(),
                             command.end());
     variants[3].env = clean_environment();
-    if (measure_at(nofile, options.runs, &variants))
+    if (measure_at(nofile, options.runs, options.smaps_dir, &variants))
       for (const Variant& v : variants) failures += v.failures;
     std::fflush(stdout);
   }

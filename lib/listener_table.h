@@ -109,7 +109,6 @@ class ListenerTable {
   // there, so that a process with a few listeners touches a page or two of
   // the table, not all ~75 KB of it (each touched page is resident memory).
   uint32_t used_ = 0;
-  Records records_;
   class SlotFlags {
    public:
     bool get(uint32_t slot) const {
@@ -124,8 +123,11 @@ class ListenerTable {
    private:
     std::atomic<bool> flags_[kMaxListeners] = {};
   };
+  // Ahead of records_: set for every new listener, they share the head
+  // page of the table with the lock instead of touching its last page.
   SlotFlags nonblock_;
   SlotFlags linger_;
+  Records records_;
 };
 
 class ListenerLock {

@@ -17,7 +17,10 @@ namespace huptime {
 NewServicePage create_service_page(const LaunchConfig& config, uint32_t mode) {
   NewServicePage out;
   std::string argv = encode_list(config.argv);
-  size_t page_bytes = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  // getpagesize(), not sysconf(_SC_PAGESIZE): the same value, but
+  // sysconf's switch reads a jump table in a 64 KiB window of libc's
+  // .rodata that nothing else a server runs at start-up touches.
+  size_t page_bytes = static_cast<size_t>(getpagesize());
   size_t size = (ServiceShared::kHeaderSize + argv.size() + page_bytes - 1) /
                 page_bytes * page_bytes;
   int fd = memfd_create(kServiceMemfdName, MFD_CLOEXEC);
