@@ -10,7 +10,6 @@
 #include <cerrno>
 
 #include "generation.h"
-#include "handoff_slice.h"
 #include "log.h"
 #include "our_fds.h"
 #include "raw_syscall.h"
@@ -168,12 +167,7 @@ bool accept_needs_care() {
   if (restart_thread_running_pid().load(std::memory_order_acquire) == self)
     g_accept_ready_pid.store(self, std::memory_order_relaxed);
   if (!listening) return true;
-  {
-    // The hand-off barrier may hold this accept: its wake-up ends the
-    // interval in which no generation accepts (handoff_slice.h).
-    ShortSlice short_slice;
-    if (!gen_note_accept(g_listeners.nonblock(entry_slot(word)))) return false;
-  }
+  if (!gen_note_accept(g_listeners.nonblock(entry_slot(word)))) return false;
   // Once per process, or a few times until its restart thread runs: the
   // end of a hand-off's timeline (bench/benchlib/trace.py).
   HUPTIME_LOG(kDebug, "accepting on listener fd {}", fd);

@@ -16,7 +16,6 @@
 
 #include "clock.h"
 #include "generation.h"
-#include "handoff_slice.h"
 #include "listeners.h"
 #include "log.h"
 #include "new_copy.h"
@@ -285,10 +284,7 @@ void RestartThread::carry_out(uint32_t actions) {
   if (actions & action::kReExec) reexec();
 }
 
-// From the moment this process stops accepting until the hang-up, the
-// hand-off is a chain of wake-ups of this thread (ShortSlice).
 void RestartThread::new_copy_ready() {
-  ShortSlice short_slice;
   service_set_current(gen_number() + 1, copy_.pid());
   copy_.handed_over();
   service_end_attempt(true, {});
