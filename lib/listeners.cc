@@ -148,7 +148,7 @@ bool accept_needs_care() {
 // a listener. Cold. False when the accept must fail with EAGAIN: a
 // non-blocking accept that --ready=notify's hand-off barrier holds back
 // (gen_note_accept).
-[[gnu::noinline, gnu::cold]] bool prepare_accept(bool listening,
+[[gnu::noinline, gnu::cold]] bool prepare_accept(int fd, bool listening,
                                                  uint32_t word) {
   restart_thread_ensure();
   if (listening && gen_drain_announced()) {
@@ -166,7 +166,12 @@ bool accept_needs_care() {
   pid_t self = g_rt.pid.load(std::memory_order_relaxed);
   if (restart_thread_running_pid().load(std::memory_order_acquire) == self)
     g_accept_ready_pid.store(self, std::memory_order_relaxed);
-  return !listening || gen_note_accept(g_listeners.nonblock(entry_slot(word)));
+  if (!listening) return true;
+  if (!gen_note_accept(g_listeners.nonblock(entry_slot(word)))) return false;
+  // Once per process, or a few times until its restart thread runs: the
+  // end of a hand-off's timeline (bench/benchlib/trace.py).
+  HUPTIME_LOG(kDebug, "accepting on listener fd {}", fd);
+  return true;
 }
 
 // One accept on a listener, counted as in flight (the restart thread of a
@@ -242,7 +247,7 @@ int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
     return accept4 ? real::accept4(fd, addr, len, flags)
                    : real::accept(fd, addr, len);
   if (__builtin_expect(accept_needs_care(), 0) &&
-      !prepare_accept(kind == FdKind::kListener, word)) {
+      !prepare_accept(fd, kind == FdKind::kListener, word)) {
     errno = EAGAIN;
     return -1;
   }

@@ -5,6 +5,8 @@
 // several processes never interleave. The level comes from HUPTIME_LOG
 // (config.h); lifecycle events that an operator wants to see (restart,
 // ready, draining, exiting) are info, everything else debug or trace.
+// At debug level and above every line ends in " @SECONDS.MICROSECONDS" on
+// CLOCK_MONOTONIC, for timelines across processes.
 // No allocation, no lock; not async-signal-safe (fmt), so never call it
 // from a signal handler or between clone and exec.
 #pragma once

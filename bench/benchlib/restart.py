@@ -105,7 +105,10 @@ class Row:
         return samples
 
     def start(self):
-        env = dict(os.environ, HUPTIME_LOG="info")
+        # Debug lines carry their time (trace.SWITCH_EVENTS); a handful
+        # per restart, none per request.
+        level = "debug" if self.method in ("fork", "master") else "info"
+        env = dict(os.environ, HUPTIME_LOG=level)
         self.service = common.Service(self.command(), env=env, cwd=self.dir,
                                       name=self.server.name)
         self.leader = self.service.proc.pid
@@ -199,6 +202,8 @@ class Row:
             tracer.send_signal(signal.SIGTERM)
             tracer.wait(timeout=30)
             requests, bodies = trace.read_trace(out)
+            trace.note_switch_events(self.done,
+                                     [t for _, t in self.service.lines])
             result = trace.judge(requests, bodies, self.done)
             # The one start-up of the service under test is kept; the
             # median of it and STARTUP_EXTRA more is what exec's gap is
@@ -251,5 +256,9 @@ def run_all(paths, restarts, interval, clients, only=None):
                    f"{max(result['post_exec_ms']):.2f}ms"
                    if result["pre_exec_ms"] else "")
                 + ("" if result["alive"] else " (service gone)"))
+            for t in result["switch"]:
+                steps = sorted((v, k) for k, v in t.items() if k != "gap_ms")
+                common.log(f"      switch: gap {t['gap_ms']:.2f} ms; " +
+                           " ".join(f"{k}={v:.2f}" for v, k in steps))
         results.append(result)
     return results

@@ -21,9 +21,18 @@ Exec mode: the driver also notes when the library logged that it
 re-executes; each gap then splits into the part before the exec (the
 drain's tail and the library's steps: `pre_exec`) and the part after (the
 program's own start-up in place, up to its first answer: `post_exec`).
+
+Fork and --master: the service logs at debug level, where each library
+line ends in its CLOCK_MONOTONIC time (lib/log.cc), and the driver notes
+the hand-off's steps from them (SWITCH_EVENTS): the new copy ready, the
+first and last process of the old generation stopped accepting, the new
+copy's barrier released, its first accept. `switch` then says, for each
+window, when each step came (ms after the signal) and which steps the
+window's longest no-answer interval spans.
 """
 
 import bisect
+import re
 
 from .common import median, percentile
 
@@ -62,6 +71,70 @@ class Restart:
         self.logged_ns = logged_ns      # the library's log line
         self.old_gone_ns = old_gone_ns  # stop+start: the old process exited
         self.serving_ns = None
+        self.events = {}                # fork, master: SWITCH_EVENTS name: ns
+
+
+# The hand-off's steps in the library's debug lines, in the order they
+# should come: (name, pattern). The first line of each after the signal
+# counts, except "stopped" (first and last: one per old process).
+SWITCH_EVENTS = [
+    ("ready", r"\]: ready \(generation"),
+    ("stopped", r"\]: stopped accepting on"),
+    ("released", r"\]: hand-off barrier:"),
+    ("accept", r"\]: accepting on listener"),
+]
+STAMP = re.compile(r" @(\d+)\.(\d{6})$")
+
+
+def note_switch_events(restarts, lines):
+    """Fills restart.events from the service's stamped lines (text only;
+    the reader's arrival times lag)."""
+    stamped = []
+    for text in lines:
+        m = STAMP.search(text.rstrip("\n"))
+        if m:
+            stamped.append((int(m.group(1)) * 10**9 + int(m.group(2)) * 1000,
+                            text))
+    stamped.sort()
+    starts = [r.signal_ns for r in restarts] + [float("inf")]
+    for r, end in zip(restarts, starts[1:]):
+        for ns, text in stamped:
+            if not r.signal_ns <= ns < end:
+                continue
+            for name, pattern in SWITCH_EVENTS:
+                if not re.search(pattern, text):
+                    continue
+                if name == "stopped":
+                    r.events.setdefault("stopped_first", ns)
+                    r.events["stopped_last"] = ns
+                elif name == "accept":
+                    # The new copy's, not an old worker's: after release.
+                    if "released" in r.events:
+                        r.events.setdefault(name, ns)
+                else:
+                    r.events.setdefault(name, ns)
+
+
+def switch_timelines(restarts, answers):
+    """Per restart with events: {step: ms after the signal}, plus the
+    window's longest no-answer interval as "gap_from"/"gap_to" (ms after
+    the signal) and "gap_ms"."""
+    out = []
+    for r in restarts:
+        if not r.events or r.serving_ns is None:
+            continue
+        t = {k: (ns - r.signal_ns) / 1e6 for k, ns in r.events.items()}
+        i = max(0, bisect.bisect_left(answers, r.signal_ns) - 1)
+        best = (0, 0)
+        while i + 1 < len(answers) and answers[i] <= r.serving_ns:
+            if answers[i + 1] - answers[i] > best[1] - best[0]:
+                best = (answers[i], answers[i + 1])
+            i += 1
+        t["gap_from"] = (best[0] - r.signal_ns) / 1e6
+        t["gap_to"] = (best[1] - r.signal_ns) / 1e6
+        t["gap_ms"] = (best[1] - best[0]) / 1e6
+        out.append(t)
+    return out
 
 
 def find_serving(restart, requests, bodies):
@@ -152,6 +225,7 @@ def judge(requests, bodies, restarts):
     gaps_control = [longest_gap(answers, lo, hi)
                     for lo, hi in control_windows(windows)]
     split = exec_split(restarts, answers)
+    timelines = switch_timelines(restarts, answers)
     to_serving = [(r.serving_ns - r.signal_ns) / 1e6 for r in restarts
                   if r.serving_ns is not None]
     failures = {}
@@ -173,6 +247,7 @@ def judge(requests, bodies, restarts):
         "gap_control_ms": max(gaps_control, default=float("nan")),
         "pre_exec_ms": [a for a, _ in split],
         "post_exec_ms": [b for _, b in split],
+        "switch": timelines,
         "restarts": len(restarts),
         "restarts_seen": len(to_serving),
         "to_serving_median_ms": median(to_serving),
