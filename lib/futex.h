@@ -28,4 +28,15 @@ inline void futex_wake_all(std::atomic<uint32_t>& word) {
                INT_MAX);
 }
 
+// The same on a word in memory shared between processes (MAP_SHARED).
+inline void futex_wait_shared(std::atomic<uint32_t>& word, uint32_t expected,
+                              const timespec* timeout) {
+  raw_syscall6(SYS_futex, reinterpret_cast<long>(&word), FUTEX_WAIT, expected,
+               reinterpret_cast<long>(timeout));
+}
+
+inline void futex_wake_all_shared(std::atomic<uint32_t>& word) {
+  raw_syscall6(SYS_futex, reinterpret_cast<long>(&word), FUTEX_WAKE, INT_MAX);
+}
+
 }  // namespace huptime

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "fork_guard.h"
+#include "futex.h"
 #include "log.h"
 #include "master_link.h"
 #include "our_fds.h"
@@ -459,16 +460,33 @@ void gen_mark_accepting() {
 }
 
 void gen_mark_stopped() {
-  if (g_accept_lock_held.exchange(false)) lock_page(F_UNLCK, F_SETLK);
+  if (!g_accept_lock_held.exchange(false)) return;
+  lock_page(F_UNLCK, F_SETLK);
+  if (GenShared* page = g_shared.load(std::memory_order_acquire)) {
+    page->stopped_seq.fetch_add(1);
+    futex_wake_all_shared(page->stopped_seq);
+  }
 }
 
+// Checks the locks again each time a process stops (its wake-up), and at
+// least every millisecond: a process that exits or is killed drops its lock
+// without waking anyone, and one of an older library never wakes. (It used
+// to check only every millisecond; with nginx's two workers that was most
+// of the time between the last worker stopping and the new copy
+// accepting.)
 bool gen_wait_others_stopped(int timeout_ms) {
-  for (int waited = 0; waited <= timeout_ms; ++waited) {
-    int others = lock_page(F_WRLCK, F_GETLK);
-    if (others <= 0) return true;
-    real::poll(nullptr, 0, 1);
+  GenShared* page = g_shared.load(std::memory_order_acquire);
+  int64_t deadline = monotonic_ms() + timeout_ms;
+  for (;;) {
+    uint32_t seq = page ? page->stopped_seq.load() : 0;
+    if (lock_page(F_WRLCK, F_GETLK) <= 0) return true;
+    if (monotonic_ms() > deadline) return false;
+    timespec slice{0, 1000 * 1000};
+    if (page)
+      futex_wait_shared(page->stopped_seq, seq, &slice);
+    else
+      real::poll(nullptr, 0, 1);
   }
-  return false;
 }
 
 void gen_relock() {

@@ -55,6 +55,10 @@ struct GenShared {
   std::atomic<uint32_t> draining;   // 1 once it stops accepting
   std::atomic<int64_t> started_ms;  // CLOCK_MONOTONIC (system-wide)
   std::atomic<int64_t> ready_ms;    // 0 until ready
+  // Futex word: bumped and woken each time a process of the generation
+  // stops accepting (gen_wait_others_stopped). Fits in the header's line,
+  // so a page made by an older library reads 0 here and never changes.
+  std::atomic<uint32_t> stopped_seq;
   alignas(64) ProcSlot slots[kSlots];
 };
 static_assert(sizeof(GenShared) == 64 * (GenShared::kSlots + 1));
