@@ -148,7 +148,7 @@ bool accept_needs_care() {
 // a listener. Cold. False when the accept must fail with EAGAIN: a
 // non-blocking accept that --ready=notify's hand-off barrier holds back
 // (gen_note_accept).
-[[gnu::noinline, gnu::cold]] bool prepare_accept(int fd, bool listening,
+[[gnu::noinline, gnu::cold]] bool prepare_accept(bool listening,
                                                  uint32_t word) {
   restart_thread_ensure();
   if (listening && gen_drain_announced()) {
@@ -169,8 +169,10 @@ bool accept_needs_care() {
   if (!listening) return true;
   if (!gen_note_accept(g_listeners.nonblock(entry_slot(word)))) return false;
   // Once per process, or a few times until its restart thread runs: the
-  // end of a hand-off's timeline (bench/benchlib/trace.py).
-  HUPTIME_LOG(kDebug, "accepting on listener fd {}", fd);
+  // end of a hand-off's timeline (bench/benchlib/trace.py). The listener's
+  // slot, not its fd: one more argument to this cold call cost the hot
+  // path two register moves per accept (callgrind, hookloop).
+  HUPTIME_LOG(kDebug, "accepting on listener slot {}", entry_slot(word));
   return true;
 }
 
@@ -247,7 +249,7 @@ int listeners_accept(int fd, sockaddr* addr, socklen_t* len, int flags,
     return accept4 ? real::accept4(fd, addr, len, flags)
                    : real::accept(fd, addr, len);
   if (__builtin_expect(accept_needs_care(), 0) &&
-      !prepare_accept(fd, kind == FdKind::kListener, word)) {
+      !prepare_accept(kind == FdKind::kListener, word)) {
     errno = EAGAIN;
     return -1;
   }
