@@ -72,8 +72,7 @@ void restart_thread_ensure() {
     if (pthread_create(&thread, &attr, thread_main, nullptr) == 0) {
       g_thread_pid.store(self, std::memory_order_release);
       HUPTIME_LOG(kDebug, "restart thread started ({})",
-                  g_stopped_accepting.load() ? "not accepting"
-                                             : "accepting");
+                  g_stopped_accepting.load() ? "not accepting" : "accepting");
     } else {
       HUPTIME_LOG(kError,
                   "cannot start the restart thread; restarts will "
