@@ -12,10 +12,14 @@ namespace huptime {
 
 namespace {
 
-constexpr int kForkWaitMs = 100;
+// Scopes last microseconds (an open, a read, a close) and so does a
+// fork: only a thread starved of CPU, or stopped, holds the other side
+// this long.
+constexpr int kForkWaitMs = 500;
 
 constinit std::atomic<uint32_t> g_open{0};     // scopes open now
 constinit std::atomic<uint32_t> g_forking{0};  // forks waiting or under way
+constinit std::atomic<uint32_t> g_expired{0};  // fork_guard_expired_waits()
 
 }  // namespace
 
@@ -32,7 +36,10 @@ void transient_fds_begin() {
     if (deadline < 0) deadline = now + kForkWaitMs;
     // A fork that does not end (its thread stopped in the prepare
     // handler): go ahead rather than wait for ever.
-    if (now >= deadline) return;
+    if (now >= deadline) {
+      g_expired.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     if (g_open.fetch_sub(1) == 1) futex_wake_all(g_open);
     timespec wait = {0, (deadline - now) * 1'000'000};
     futex_wait(g_forking, forking, &wait);
@@ -50,7 +57,10 @@ void fork_guard_prepare() {
     uint32_t open = g_open.load();
     if (open == 0) return;
     int64_t left = deadline - monotonic_ms();
-    if (left <= 0) return;
+    if (left <= 0) {
+      g_expired.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     timespec wait = {0, left * 1'000'000};
     futex_wait(g_open, open, &wait);
   }
@@ -65,6 +75,10 @@ void fork_guard_parent() {
 void fork_guard_child() {
   g_open.store(0);
   g_forking.store(0);
+}
+
+unsigned fork_guard_expired_waits() {
+  return g_expired.load(std::memory_order_relaxed);
 }
 
 }  // namespace huptime

@@ -83,11 +83,16 @@ TEST_CASE("a fork waits until no short-lived fd of ours is open",
   constexpr int kForks = 300;
   // The same churn without scopes: the test can see a copied fd at all.
   int unscoped = run(false, kForks);
+  unsigned expired_before = fork_guard_expired_waits();
   int scoped = run(true, kForks);
-  INFO("children that inherited the fd: unscoped " << unscoped << ", scoped "
-                                                   << scoped);
+  unsigned expired = fork_guard_expired_waits() - expired_before;
+  INFO("children that inherited the fd: unscoped "
+       << unscoped << ", scoped " << scoped
+       << "; bounded waits that ran out: " << expired);
   CHECK(unscoped > 0);
-  CHECK(scoped == 0);
+  // A fork copies a scoped fd only when one side gave up waiting: a thread
+  // starved of CPU for the whole bound (a loaded machine), not the guard.
+  CHECK(static_cast<unsigned>(scoped) <= expired);
 }
 
 TEST_CASE("a scope in a forked child does not wait for the parent's forks",
