@@ -4,6 +4,7 @@ processes were running, waiting for a CPU (runnable) or asleep.
 
   python3 -m bench.benchlib.sched --build-dir DIR --source-dir DIR
       [--server cpp-epoll] [--method fork] [--restarts 8] [--clients 8]
+      [--perf-data FILE]
 
 (bench/why-gaps passes the directories.) Runs one restart row
 (restart.py) while `perf record` takes the scheduler's switch and wake-up
@@ -195,6 +196,8 @@ def main(argv):
     p.add_argument("--method", default="fork", choices=("fork", "master"))
     p.add_argument("--restarts", type=int, default=8)
     p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--perf-data", help="keep perf's recording in this file "
+                   "(for `perf script -i FILE`)")
     args = p.parse_args(argv)
     if not shutil.which("perf"):
         print("why-gaps: perf not found (Debian: apt-get install linux-perf)",
@@ -204,7 +207,7 @@ def main(argv):
     common.become_subreaper()
     restart.STARTUP_EXTRA = 0
     workdir = common.make_tempdir("why-gaps")
-    data = os.path.join(workdir, "perf.data")
+    data = args.perf_data or os.path.join(workdir, "perf.data")
     try:
         perf = subprocess.Popen(
             ["perf", "record", "-q", "-a", "-k", "CLOCK_MONOTONIC",
