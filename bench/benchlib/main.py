@@ -3,7 +3,7 @@ bench/results/DATE.md, DATE.png and DATE.json, and the README's
 Performance section.
 
   python3 -m bench.benchlib.main --build-dir DIR --source-dir DIR
-      [--quick] [--no-readme] [--parts steady,hooks,startup,restart]
+      [--quick] [--no-readme] [--parts steady,hooks,startup,restart,why]
       [--only ROW]...
 
 --quick: fewer rounds and restarts, for trying the script (its results
@@ -20,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 
-from . import common, hooks, report, restart, startup, steady
+from . import common, hooks, report, restart, sched, startup, steady
 
-PARTS = ("steady", "hooks", "startup", "restart")
+PARTS = ("steady", "hooks", "startup", "restart", "why")
 
 
 def parse_args(argv):
@@ -91,6 +91,15 @@ def run_parts(args, paths, res):
         common.log("==> restart under load")
         res["restart"] = restart.run_all(paths, **res["params"],
                                          only=args.only)
+    if "why" in parts:
+        # Separate runs of the fork and --master rows under perf (tracing
+        # would add to the latencies measured above).
+        common.log("==> why: the fork and master rows under perf")
+        modes = restart.huptime_modes(paths)
+        rows = [(server, method) for server in ("cpp-epoll", "nginx")
+                for method in ("fork", "master") if method in modes]
+        res["why"] = sched.run_all(paths, rows, res["params"]["restarts"],
+                                   res["params"]["clients"])
 
 
 def write_results(args, res, stamp):

@@ -258,6 +258,7 @@ def markdown(res, plot_name):
     sections = [
         ("Targets", targets_table(judge_targets(res))),
         ("Restart under load", restart_section(res, plot_name)),
+        ("Why fork and master have no-answer intervals", why_section(res)),
         ("Steady overhead", steady_table(res.get("steady", []))),
         ("Hook cost", hooks_table(res.get("instructions"),
                                   res.get("threads"))),
@@ -281,6 +282,36 @@ def restart_section(res, plot_name):
              if "error" not in r and not r.get("alive", True)]
     notes_text = "\n\n" + "\n".join(notes) if notes else ""
     return restart_note(res) + "\n\n" + rows + notes_text + plot_line
+
+
+def why_section(res):
+    """bench/why-gaps' figures for the fork and master rows (sched.py)."""
+    why = res.get("why") or []
+    if not why:
+        return ""
+    rows = []
+    for w in why:
+        others = sorted(((n, ms) for n, ms in w["ran_ms"].items()
+                         if n != "old server"), key=lambda kv: -kv[1])[:3]
+        rows.append([f"{w['server']}/{w['method']}",
+                     f"{w['waited_half']} of {w['windows']}",
+                     f"{f(w['old_wait_ms'], 1)} of {f(w['gap_ms'], 1)}",
+                     f"{f(w['new_copy_ms'], 1)}",
+                     ", ".join(f"{n} {f(ms, 1)}" for n, ms in others)])
+    note = ("Separate runs of the same rows under `perf record` of the "
+            "scheduler's events (`bench/why-gaps` prints them window by "
+            "window). For each window's longest no-answer interval: did an "
+            "old server wait for a CPU (runnable, not running) for at least "
+            "half of it, how long in all, and what the CPUs ran meanwhile "
+            "(ms, all CPUs). The kernel lets a newly started process run "
+            "until the next scheduler tick (4 ms at HZ=250) when it is "
+            "picked over a server that has run more than its fair share; "
+            "starting the new copy at nice 19 or SCHED_IDLE did not prevent "
+            "that pick when we tried it (EEVDF picks by lag first).")
+    return note + "\n\n" + table(
+        ["row", "windows where an old server waited ≥ half",
+         "its wait / the intervals, ms", "new copy's CPU time, ms",
+         "what ran (besides the old servers), ms"], rows)
 
 
 def restart_note(res):

@@ -130,7 +130,14 @@ def label(pid, comm, old, new):
         return f"new copy {pid}"
     if comm == "tracer":
         return "load client"
+    if pid == 0:
+        return "idle"
     return comm
+
+
+def kind(name):
+    """A label without its pid, to add windows up."""
+    return re.sub(r" \d+$", "", name)
 
 
 def explain(row, result, timeline, out=sys.stdout):
@@ -153,12 +160,14 @@ def explain(row, result, timeline, out=sys.stdout):
                   f"for a CPU {t['wait']:.2f}, asleep {t['sleep']:.2f}",
                   file=out)
         new_ms = 0.0
+        kinds = {}
         for cpu in sorted(timeline.cpu_runs):
             ran = timeline.cpu_ms(cpu, a, b)
             named = {}
             for (pid, comm), ms in ran.items():
                 name = label(pid, comm, old, new)
                 named[name] = named.get(name, 0) + ms
+                kinds[kind(name)] = kinds.get(kind(name), 0) + ms
                 if pid in new:
                     new_ms += ms
             top = sorted(named.items(), key=lambda kv: -kv[1])[:3]
@@ -168,24 +177,100 @@ def explain(row, result, timeline, out=sys.stdout):
         # accepting too, but sleeps; its workers are the servers.
         figures.append({"gap_ms": sw["gap_ms"],
                         "old_wait_ms": max(waits) if waits else None,
-                        "new_copy_ms": new_ms})
+                        "new_copy_ms": new_ms, "ran_ms": kinds})
     return figures
 
 
-def summary(figures, out=sys.stdout):
+def totals(figures):
+    """The windows added up (bench/run's "why" part), or None."""
     known = [f for f in figures if f["old_wait_ms"] is not None]
     if not known:
+        return None
+    ran = {}
+    for f in known:
+        for name, ms in f["ran_ms"].items():
+            ran[name] = ran.get(name, 0) + ms
+    return {"windows": len(known),
+            "waited_half": sum(1 for f in known
+                               if f["old_wait_ms"] >= f["gap_ms"] / 2),
+            "gap_ms": sum(f["gap_ms"] for f in known),
+            "old_wait_ms": sum(f["old_wait_ms"] for f in known),
+            "new_copy_ms": sum(f["new_copy_ms"] for f in known),
+            "ran_ms": ran}
+
+
+def summary(figures, out=sys.stdout):
+    t = totals(figures)
+    if not t:
         print("no window with a known old server", file=out)
         return
-    half = sum(1 for f in known if f["old_wait_ms"] >= f["gap_ms"] / 2)
-    gap = sum(f["gap_ms"] for f in known)
-    wait = sum(f["old_wait_ms"] for f in known)
-    new = sum(f["new_copy_ms"] for f in known)
-    print(f"in {half} of {len(known)} windows an old server waited for a "
-          f"CPU for at least half of the longest no-answer interval; over "
-          f"all of them the one that waited longest waited {wait:.1f} of "
-          f"{gap:.1f} ms, and the new "
-          f"copy ran for {new:.1f} ms (CPU time, all CPUs)", file=out)
+    print(f"in {t['waited_half']} of {t['windows']} windows an old server "
+          f"waited for a CPU for at least half of the longest no-answer "
+          f"interval; over all of them the one that waited longest waited "
+          f"{t['old_wait_ms']:.1f} of {t['gap_ms']:.1f} ms, and the new "
+          f"copy ran for {t['new_copy_ms']:.1f} ms (CPU time, all CPUs)",
+          file=out)
+
+
+def record_row(paths, server, method, restarts, clients, data,
+               out=sys.stdout):
+    """Runs one restart row under perf; (result, figures) or raises
+    RuntimeError when perf fails."""
+    perf = subprocess.Popen(
+        ["perf", "record", "-q", "-a", "-k", "CLOCK_MONOTONIC",
+         "-e", "sched:sched_switch", "-e", "sched:sched_wakeup",
+         "-e", "sched:sched_wakeup_new", "-o", data],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    row = restart.Row(paths, server, method, restarts, 0.8)
+    try:
+        result = row.run(clients)
+    finally:
+        perf.send_signal(signal.SIGINT)
+        try:
+            perf.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            perf.kill()
+            perf.wait()
+    if perf.returncode not in (0, -signal.SIGINT):
+        raise RuntimeError("perf record failed: " +
+                           perf.stderr.read().decode(errors="replace")[-500:])
+    timeline = Timeline()
+    timeline.read(perf_lines(data))
+    return result, explain(row, result, timeline, out)
+
+
+def run_all(paths, rows, restarts, clients):
+    """bench/run's "why" part: per (server, method), the windows added
+    up; [] without perf."""
+    if not shutil.which("perf"):
+        common.log("why: perf not found (linux-perf): skipped")
+        return []
+    saved = restart.STARTUP_EXTRA
+    restart.STARTUP_EXTRA = 0
+    out = []
+    try:
+        for server, method in rows:
+            workdir = common.make_tempdir("why")
+            try:
+                with open(os.devnull, "w") as quiet:
+                    result, figures = record_row(
+                        paths, server, method, restarts, clients,
+                        os.path.join(workdir, "perf.data"), quiet)
+                t = totals(figures)
+                if t:
+                    t.update(server=server, method=method,
+                             gap_in_windows_ms=result["gap_in_windows_ms"])
+                    out.append(t)
+                common.log(f"why {server}/{method}: "
+                           + (f"{t['waited_half']} of {t['windows']} "
+                              f"windows waited" if t else "nothing known"))
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                common.log(f"why {server}/{method}: {e}")
+            finally:
+                common.remove_tempdir(workdir)
+    finally:
+        restart.STARTUP_EXTRA = saved
+    return out
 
 
 def main(argv):
@@ -209,36 +294,18 @@ def main(argv):
     workdir = common.make_tempdir("why-gaps")
     data = args.perf_data or os.path.join(workdir, "perf.data")
     try:
-        perf = subprocess.Popen(
-            ["perf", "record", "-q", "-a", "-k", "CLOCK_MONOTONIC",
-             "-e", "sched:sched_switch", "-e", "sched:sched_wakeup",
-             "-e", "sched:sched_wakeup_new", "-o", data],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        row = restart.Row(paths, args.server, args.method, args.restarts,
-                          0.8)
-        try:
-            result = row.run(args.clients)
-        finally:
-            perf.send_signal(signal.SIGINT)
-            try:
-                perf.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                perf.kill()
-                perf.wait()
-        if perf.returncode not in (0, -signal.SIGINT):
-            print(f"why-gaps: perf record failed: "
-                  f"{perf.stderr.read().decode(errors='replace')[-500:]}",
-                  file=sys.stderr)
-            return 1
-        timeline = Timeline()
-        timeline.read(perf_lines(data))
-        print(f"{args.server} {args.method}: {result['failed']} failed, "
-              f"control windows' longest no-answer "
-              f"{result['gap_control_ms']:.2f} ms", flush=True)
-        summary(explain(row, result, timeline))
-        return 0
+        result, figures = record_row(paths, args.server, args.method,
+                                     args.restarts, args.clients, data)
+    except RuntimeError as e:
+        print(f"why-gaps: {e}", file=sys.stderr)
+        return 1
     finally:
         common.remove_tempdir(workdir)
+    print(f"{args.server} {args.method}: {result['failed']} failed, "
+          f"control windows' longest no-answer "
+          f"{result['gap_control_ms']:.2f} ms", flush=True)
+    summary(figures)
+    return 0
 
 
 if __name__ == "__main__":
