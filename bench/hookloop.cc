@@ -25,6 +25,9 @@
 //                       takes its multi-threaded paths (cancellation
 //                       points) once a process has two threads, as it does
 //                       under the preload, whose restart thread is one
+//   hookloop --print-env LIB PROGRAM [ARG...]
+//                       prints the variables --preload would set for
+//                       PROGRAM (LD_PRELOAD=LIB first), one per line
 //   hookloop --preload LIB MODE...
 //                       re-executes itself with LD_PRELOAD=LIB and the
 //                       variables the launcher sets (fork mode): valgrind
@@ -157,8 +160,8 @@ int serve() {
   return 0;
 }
 
-// Execs argv[0..] (this program without --preload LIB) under the preload.
-int exec_preloaded(const char* library, char** argv) {
+// The variables the launcher sets for argv (fork mode), LD_PRELOAD first.
+std::vector<std::string> preload_entries(const char* library, char** argv) {
   huptime::LaunchConfig config;
   for (char** a = argv; *a != nullptr; ++a) config.argv.emplace_back(*a);
   char cwd[4096];
@@ -166,13 +169,28 @@ int exec_preloaded(const char* library, char** argv) {
   sigset_t mask;
   sigprocmask(SIG_SETMASK, nullptr, &mask);
   config.sigmask = huptime::sigset_to_mask(mask);
-  setenv("LD_PRELOAD", library, 1);
-  for (const std::string& entry : huptime::encode_launch_env(config)) {
+  std::vector<std::string> entries{std::string("LD_PRELOAD=") + library};
+  for (std::string& entry : huptime::encode_launch_env(config))
+    entries.push_back(std::move(entry));
+  return entries;
+}
+
+// Execs argv[0..] (this program without --preload LIB) under the preload.
+int exec_preloaded(const char* library, char** argv) {
+  for (const std::string& entry : preload_entries(library, argv)) {
     size_t eq = entry.find('=');
     setenv(entry.substr(0, eq).c_str(), entry.substr(eq + 1).c_str(), 1);
   }
   execv(argv[0], argv);  // run by absolute path (valgrind: not /proc/self/exe)
   die("hookloop: exec");
+}
+
+// Prints them, one per line, for a tracer that must not itself run under
+// the preload (bench/benchlib/startup_trace.py).
+int print_preload_env(const char* library, char** argv) {
+  for (const std::string& entry : preload_entries(library, argv))
+    std::printf("%s\n", entry.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -184,6 +202,8 @@ int main(int argc, char** argv) {
     argv[2] = argv[0];
     return exec_preloaded(library, argv + 2);
   }
+  if (argc >= 4 && strcmp(argv[1], "--print-env") == 0)
+    return print_preload_env(argv[2], argv + 3);
   if (argc >= 3 && strcmp(argv[1], "--idle-thread") == 0) {
     start_idle_thread();
     ++argv;
