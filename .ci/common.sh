@@ -24,12 +24,13 @@ HUPTIME_SETUP_ARGS=(-Dwerror=true --buildtype=debugoptimized)
 # clang-tidy-14 and cppcheck (tests/analysis), strace (nothing created in
 # shared directories), util-linux (setpriv and prlimit: another user,
 # RLIMIT_NOFILE); the intercept suite: caddy (a Go program, restarted
-# through seccomp interception; its Debian package starts nothing here).
+# through seccomp interception; its Debian package starts nothing here);
+# the symbols suite's startup-window check: valgrind.
 HUPTIME_PACKAGES=(g++ meson ninja-build pkg-config libfmt-dev catch2 python3
                   curl procps file binutils supervisor runit systemd
                   nginx-light redis-server gunicorn clang-14
                   libclang-rt-14-dev clang-tidy-14 cppcheck strace util-linux
-                  caddy)
+                  caddy valgrind)
 
 # The packages of HUPTIME_PACKAGES not installed, plus nodejs when there is
 # no `node` at all (a newer node from elsewhere is fine).
