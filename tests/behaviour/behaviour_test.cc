@@ -19,17 +19,12 @@
 #include <vector>
 
 #include "service_fixture.h"
+#include "test_env.h"
 
 using namespace huptime::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string env_or_fail(const char* name) {
-  const char* v = getenv(name);
-  if (!v) FAIL(name << " is not set (run through meson test)");
-  return v;
-}
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;

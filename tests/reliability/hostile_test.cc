@@ -27,17 +27,12 @@
 #include "load.h"
 #include "service_fixture.h"
 #include "sockspec.h"
+#include "test_env.h"
 
 using namespace huptime::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string env_or_fail(const char* name) {
-  const char* v = getenv(name);
-  if (!v) FAIL(name << " is not set (run through meson test)");
-  return v;
-}
 
 // The fd number the decoy gets in the program: high, so that nothing the
 // program opens takes it by chance.

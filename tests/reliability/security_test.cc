@@ -27,17 +27,12 @@
 #include "child_process.h"
 #include "deadline.h"
 #include "service_fixture.h"
+#include "test_env.h"
 
 using namespace huptime::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string env_or_fail(const char* name) {
-  const char* v = getenv(name);
-  if (!v) FAIL(name << " is not set (run through meson test)");
-  return v;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
