@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +77,106 @@ int block_like_accept(int fd, bool* retry) {
   return 0;
 }
 
+// The accept queue of a TCP listener: connections waiting (*queued) and
+// the backlog the kernel enforces (*max). False for anything else.
+bool tcp_queue(int fd, int* queued, int* max) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      info.tcpi_state != TCP_LISTEN)
+    return false;
+  *queued = static_cast<int>(info.tcpi_unacked);
+  *max = static_cast<int>(info.tcpi_sacked);
+  return true;
+}
+
+// This process's accepts need nothing more than the call and the count:
+// its restart thread runs and its generation is known to be ready. One
+// relaxed load each; after fork the child's pid differs until its first
+// accept has started its thread.
+constinit std::atomic<pid_t> g_accept_ready_pid{0};
+
+// A listener whose backlog stays larger than the program asked for, until
+// the connections that queued during a hand-off have been accepted.
+//
+// Exec mode raises the backlog of the listener it hands on to SOMAXCONN
+// (stop_accepting.cc): whatever arrives during the drain, the exec and the
+// new image's start-up waits in the queue. The new image's listen() then
+// sets the program's backlog; when more than that has queued (python's
+// socketserver: 5, with 8 clients waiting), the kernel drops every SYN
+// until the program has accepted its way below it, and those clients wait
+// for their retransmission (1 s, then 3 s): the restart, not the program's
+// load, would have cost them a second. So listen() on an inherited TCP
+// listener whose queue already holds `backlog` or more keeps the larger
+// backlog, and the program's own is applied once this process has
+// accepted as many connections as had queued, or found the queue empty
+// (checked on the accept path's cold branch: accept_needs_care stays true
+// while one is held). Requires the listener lock.
+struct HeldBacklog {
+  int fd = -1;
+  uint32_t slot = 0;
+  int backlog = 0;    // the program's
+  int remaining = 0;  // accepts until it applies anyway
+};
+constexpr int kMaxHeld = 8;
+constinit HeldBacklog g_held[kMaxHeld];
+constinit std::atomic<int> g_n_held{0};
+
+void drop_held_unlocked(int i) {
+  int n = g_n_held.load();
+  g_held[i] = g_held[n - 1];
+  g_n_held.store(n - 1);
+}
+
+int find_held_unlocked(int fd) {
+  for (int i = 0; i < g_n_held.load(); ++i)
+    if (g_held[i].fd == fd) return i;
+  return -1;
+}
+
+// listen(fd, backlog) on an inherited listener in `slot`: the backlog the
+// kernel gets, and the program's noted for later when it is held.
+int backlog_to_set_unlocked(int fd, uint32_t slot, int backlog) {
+  int held = find_held_unlocked(fd);
+  if (held >= 0) drop_held_unlocked(held);
+  int queued = 0, max = 0;
+  if (!tcp_queue(fd, &queued, &max) || queued < backlog || max <= backlog ||
+      g_n_held.load() == kMaxHeld)
+    return backlog;
+  g_held[g_n_held.load()] = HeldBacklog{fd, slot, backlog, queued};
+  g_n_held.fetch_add(1);
+  g_accept_ready_pid.store(0, std::memory_order_relaxed);
+  HUPTIME_LOG(kDebug,
+              "listen({}, {}): {} connections queued during the hand-off; "
+              "backlog {} kept until they are accepted",
+              fd, backlog, queued, max);
+  return max;
+}
+
+// Before an accept on the listener `word` names: applies the program's
+// backlog once the hand-off's connections are accepted. By slot, not fd:
+// see prepare_accept.
+void apply_held_backlog(uint32_t word) {
+  ListenerLock lock(g_listeners);
+  int i = 0;
+  while (i < g_n_held.load() && g_held[i].slot != entry_slot(word)) ++i;
+  if (i == g_n_held.load()) return;
+  HeldBacklog& h = g_held[i];
+  int fd = h.fd;
+  uint32_t now = g_fds.get(fd);
+  if (entry_kind(now) != FdKind::kListener || entry_slot(now) != h.slot) {
+    drop_held_unlocked(i);  // closed, or another socket now
+    return;
+  }
+  int queued = 0, max = 0;
+  bool known = tcp_queue(fd, &queued, &max);
+  if (known && queued > 0 && --h.remaining > 0) return;
+  real::listen(fd, h.backlog);
+  HUPTIME_LOG(kDebug, "listener fd {}: the program's backlog {} applied", fd,
+              h.backlog);
+  drop_held_unlocked(i);
+}
+
 }  // namespace
 
 bool listeners_bind(int fd, const sockaddr* addr, socklen_t len, int* rc) {
@@ -113,30 +214,34 @@ bool listeners_bind(int fd, const sockaddr* addr, socklen_t len, int* rc) {
 }
 
 int listeners_listen(int fd, int backlog) {
+  uint32_t word = g_fds.get(fd);
+  if (entry_kind(word) == FdKind::kListener) {
+    int saved_errno = errno;
+    {
+      ListenerLock lock(g_listeners);
+      Listener& l = g_listeners.at_unlocked(entry_slot(word));
+      int set = l.claimed
+                    ? backlog_to_set_unlocked(fd, entry_slot(word), backlog)
+                    : backlog;
+      errno = saved_errno;
+      int rc = real::listen(fd, set);
+      if (rc != 0) return rc;
+      saved_errno = errno;
+      l.listening = true;
+    }
+    on_first_listener();
+    errno = saved_errno;
+    return 0;
+  }
   int rc = real::listen(fd, backlog);
   if (rc != 0) return rc;
   int saved_errno = errno;
-  uint32_t word = g_fds.get(fd);
-  if (entry_kind(word) == FdKind::kListener) {
-    {
-      ListenerLock lock(g_listeners);
-      g_listeners.at_unlocked(entry_slot(word)).listening = true;
-    }
-    on_first_listener();
-  } else if (word == 0 || entry_kind(word) == FdKind::kConn) {
-    register_listener(fd);
-  }
+  if (word == 0 || entry_kind(word) == FdKind::kConn) register_listener(fd);
   errno = saved_errno;
   return 0;
 }
 
 namespace {
-
-// This process's accepts need nothing more than the call and the count:
-// its restart thread runs and its generation is known to be ready. One
-// relaxed load each; after fork the child's pid differs until its first
-// accept has started its thread.
-constinit std::atomic<pid_t> g_accept_ready_pid{0};
 
 bool accept_needs_care() {
   return g_await_wait.load(std::memory_order_relaxed) ||
@@ -163,8 +268,12 @@ bool accept_needs_care() {
     listeners_stop_accepting(false);
     return true;
   }
+  // While a backlog is held, accepts keep coming here (the ready pid stays
+  // unset), so that it is applied in time.
+  if (listening && g_n_held.load() != 0) apply_held_backlog(word);
   pid_t self = g_rt.pid.load(std::memory_order_relaxed);
-  if (restart_thread_running_pid().load(std::memory_order_acquire) == self)
+  if (restart_thread_running_pid().load(std::memory_order_acquire) == self &&
+      g_n_held.load() == 0)
     g_accept_ready_pid.store(self, std::memory_order_relaxed);
   if (!listening) return true;
   if (!gen_note_accept(g_listeners.nonblock(entry_slot(word)))) return false;

@@ -148,13 +148,16 @@ class Row:
         if reexec:
             r.exec_ns = reexec[1]
             # Bounded by the service's life: a re-executed image that dies
-            # (nginx) never says it is ready.
+            # (nginx) never says it is ready. Its life is checked only
+            # after a wait: session_members() reads every /proc/PID/stat,
+            # CPU time the new image's start-up should not have to share.
             found = None
             end = time.monotonic() + 30
-            while not found and time.monotonic() < end and \
-                    common.session_members(self.service.sid):
+            while not found and time.monotonic() < end:
                 found = self.service.wait_line(lambda t: READY.search(t),
                                                reexec[0] + 1, 0.5)
+                if not found and not common.session_members(self.service.sid):
+                    break
             if found:
                 r.logged_ns = found[1]
 
