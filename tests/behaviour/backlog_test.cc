@@ -24,18 +24,13 @@
 
 #include "deadline.h"
 #include "service_fixture.h"
+#include "test_env.h"
 
 using namespace huptime::test;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string env_or_fail(const char* name) {
-  const char* v = getenv(name);
-  if (!v) FAIL(name << " is not set (run through meson test)");
-  return v;
-}
 
 void touch(const std::string& path) { std::ofstream(path) << ""; }
 
