@@ -16,6 +16,7 @@
 
 #include "fork_guard.h"
 #include "log.h"
+#include "numbered_entries.h"
 #include "old_children.h"
 #include "real.h"
 #include "signals.h"
@@ -45,18 +46,63 @@ bool still_ours(const OldChild& child, pid_t self) {
   return stat && stat->ppid == self && stat->start_time == child.start_time;
 }
 
+// Adds `pid` when /proc says it is a child of `self`.
+void add_if_child(pid_t pid, pid_t self, std::vector<OldChild>* children) {
+  if (pid <= 1 || pid == self || children->size() == kMaxOldChildren) return;
+  auto stat = stat_of(pid);
+  if (stat && stat->ppid == self) children->push_back({pid, stat->start_time});
+}
+
+// From each thread's /proc/self/task/TID/children (the children it
+// forked; after an exec the surviving thread has them all). False when
+// the kernel has no such file (CONFIG_PROC_CHILDREN): scan /proc then.
+bool children_from_tasks(pid_t self, std::vector<OldChild>* children) {
+  std::vector<pid_t> listed;
+  bool found = false;
+  {
+    // Not nested with stat_of's scope: a fork waiting for this one would
+    // hold that one back.
+    TransientFds scope;
+    int tasks = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (tasks < 0) return false;
+    for_each_numbered_entry(tasks, [&](long tid) {
+      char path[64];
+      snprintf(path, sizeof path, "%ld/children", tid);
+      int fd = openat(tasks, path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return;
+      found = true;
+      char buf[4096];
+      ssize_t got = read(fd, buf, sizeof buf - 1);
+      real::close(fd);
+      if (got <= 0) return;
+      buf[got] = '\0';
+      for (char* at = buf; *at;) {
+        char* end = nullptr;
+        long pid = strtol(at, &end, 10);
+        if (end == at) break;
+        listed.push_back(static_cast<pid_t>(pid));
+        at = end;
+      }
+    });
+    real::close(tasks);
+  }
+  for (pid_t pid : listed) add_if_child(pid, self, children);
+  return found;
+}
+
+// This process's children. Reading each task's list costs ~10 us; the
+// scan of every /proc/PID/stat that it replaces cost ~0.5 ms on a quiet
+// host, more with more processes, inside the new image's start-up.
 std::vector<OldChild> children_of(pid_t self) {
   std::vector<OldChild> children;
+  if (children_from_tasks(self, &children)) return children;
   DIR* proc = opendir("/proc");
   if (!proc) return children;
   while (dirent* entry = readdir(proc)) {
     char* end = nullptr;
     long pid = strtol(entry->d_name, &end, 10);
-    if (pid <= 1 || *end != '\0' || pid == self) continue;
-    auto stat = stat_of(static_cast<pid_t>(pid));
-    if (!stat || stat->ppid != self) continue;
-    children.push_back({static_cast<pid_t>(pid), stat->start_time});
-    if (children.size() == kMaxOldChildren) break;
+    if (*end != '\0') continue;
+    add_if_child(static_cast<pid_t>(pid), self, &children);
   }
   closedir(proc);
   return children;
