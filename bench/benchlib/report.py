@@ -153,15 +153,24 @@ def control_target(name, r):
 
 
 def exec_targets(name, r):
-    """Exec: the same target against the median start-up, and the
-    library's share of the gap (last answer → re-exec, trace.py)."""
+    """Exec: each window's longest no-answer interval against the
+    program's start-up, like with like: the median of the windows against
+    the median of as many fresh start-ups (taken right after the row, the
+    load stopped), and the worst window against the slowest of them; then
+    the library's share of the gap (last answer → re-exec, trace.py)."""
     out = []
-    if len(r.get("startup_samples_ms") or []) > 1:
-        limit = r["startup_median_ms"] + 10
-        out.append((f"{name}: the same, against the median start-up",
-                    f"{f(r['gap_in_windows_ms'])} vs "
-                    f"{f(r['startup_median_ms'])} + 10 ms",
-                    r["gap_in_windows_ms"] <= limit))
+    gaps = r.get("gaps_in_windows_ms") or []
+    samples = r.get("startup_samples_ms") or []
+    if gaps and samples:
+        mg, ms = median(gaps), median(samples)
+        out.append((f"{name}: longest no answer in a restart window ≤ the "
+                    f"program's start-up + 10 ms (medians of {len(gaps)} "
+                    f"windows and of {len(samples)} fresh start-ups)",
+                    f"{f(mg)} vs {f(ms)} + 10 ms", mg <= ms + 10))
+        out.append((f"{name}: the same, the worst window against the "
+                    f"slowest fresh start-up", f"{f(max(gaps))} vs "
+                    f"{f(max(samples))} + 10 ms",
+                    max(gaps) <= max(samples) + 10))
     pre, post = r.get("pre_exec_ms") or [], r.get("post_exec_ms") or []
     if pre:
         out.append((f"{name}: last old answer → re-exec ≤ 10 ms (the "
@@ -203,11 +212,6 @@ def judge_targets(res):
                         r["gap_in_windows_ms"] <= limit))
             out += control_target(name, r)
         elif r["method"] == "exec":
-            limit = r["startup_ms"] + 10
-            out.append((f"{name}: longest no answer in restart windows ≤ "
-                        f"start-up + 10 ms", f"{f(r['gap_in_windows_ms'])} vs "
-                        f"{f(r['startup_ms'])} + 10 ms",
-                        r["gap_in_windows_ms"] <= limit))
             out += exec_targets(name, r)
     for s in res.get("steady", []):
         out.append((f"steady {s['server']}/{s['client']}: req/s ≥ 0.99×",
