@@ -61,7 +61,7 @@ bool connected_within(int fd, int ms) {
 std::string exchange(int fd) {
   if (write(fd, "hi\n", 3) != 3) return "";
   std::string got;
-  huptime::test::Deadline deadline(10s);
+  Deadline deadline(std::chrono::seconds(10));
   while (got.find('\n') == std::string::npos) {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, deadline.poll_ms(100ms)) < 0 || deadline.expired()) break;
@@ -74,7 +74,7 @@ std::string exchange(int fd) {
 }
 
 bool wait_for_file(const std::string& path) {
-  huptime::test::Deadline deadline(20s);
+  Deadline deadline(std::chrono::seconds(20));
   while (!fs::exists(path)) {
     if (deadline.expired()) return false;
     std::this_thread::sleep_for(1ms);
