@@ -155,9 +155,8 @@ int backlog_to_set_unlocked(int fd, uint32_t slot, int backlog) {
 
 // Before an accept on the listener `word` names: applies the program's
 // backlog once the hand-off's connections are accepted. By slot, not fd:
-// see prepare_accept.
-void apply_held_backlog(uint32_t word) {
-  ListenerLock lock(g_listeners);
+// see prepare_accept. Requires the listener lock.
+void apply_held_backlog_unlocked(uint32_t word) {
   int i = 0;
   while (i < g_n_held.load() && g_held[i].slot != entry_slot(word)) ++i;
   if (i == g_n_held.load()) return;
@@ -175,6 +174,17 @@ void apply_held_backlog(uint32_t word) {
   HUPTIME_LOG(kDebug, "listener fd {}: the program's backlog {} applied", fd,
               h.backlog);
   drop_held_unlocked(i);
+}
+
+// On the accept path: a successful accept leaves errno as the program had
+// it, whatever TCP_INFO or listen() set here.
+void apply_held_backlog(uint32_t word) {
+  int saved_errno = errno;
+  {
+    ListenerLock lock(g_listeners);
+    apply_held_backlog_unlocked(word);
+  }
+  errno = saved_errno;
 }
 
 }  // namespace
