@@ -119,9 +119,14 @@ void listeners_stop_accepting(bool keep_copies) {
   int retired = swap_in_placeholders(keep_copies);
   if (retired < 0) return;
   wait_accepts_returned();
-  gen_mark_stopped();
+  // Logged before the others learn it: the line's stamp then comes before
+  // any accept of the new generation, as the stop itself does
+  // (supervise/handoff-order reads the order from the stamps; logged
+  // after, a preemption between the two put the stamp after the new
+  // generation's first accept).
   HUPTIME_LOG(kDebug, "stopped accepting on {} listener fd{}", retired,
               retired == 1 ? "" : "s");
+  gen_mark_stopped();
 }
 
 void listeners_resume_accepting() {

@@ -35,7 +35,7 @@ def stamped(path):
 
 def check_restart(lines, new, number):
     """The steps of the restart to the copy whose leader is `new`."""
-    stops = [ns for ns, pid, text in lines
+    stops = [(ns, pid) for ns, pid, text in lines
              if text.startswith("stopped accepting on") and pid != new]
     ready = [ns for ns, pid, text in lines
              if text.startswith("ready (generation")]
@@ -46,14 +46,17 @@ def check_restart(lines, new, number):
     if not ready or len(stops) < 2 or not accepts:
         raise Fail(f"restart {number}: steps missing: ready={ready} "
                    f"stops={stops} accepts={accepts}")
-    first_accept = min(ns for ns, _ in accepts)
-    if not ready[0] <= min(stops) <= max(stops) <= first_accept:
+    first_accept, first_pid = min(accepts)
+    first_stop, last_stop = min(stops), max(stops)
+    if not ready[0] <= first_stop[0] <= last_stop[0] <= first_accept:
         raise Fail(f"restart {number}: out of order: ready {ready[0]}, old "
-                   f"stopped {min(stops)}..{max(stops)}, first new accept "
-                   f"{first_accept}")
+                   f"stopped {first_stop[0]} (pid {first_stop[1]}).."
+                   f"{last_stop[0]} (pid {last_stop[1]}), first new accept "
+                   f"{first_accept} (pid {first_pid})\n" +
+                   "\n".join(f"{ns} {pid} {text}" for ns, pid, text in lines))
     log(f"restart {number}: ready -> last old stop "
-        f"{(max(stops) - ready[0]) / 1e6:.2f} ms -> first new accept "
-        f"{(first_accept - max(stops)) / 1e6:.2f} ms")
+        f"{(last_stop[0] - ready[0]) / 1e6:.2f} ms -> first new accept "
+        f"{(first_accept - last_stop[0]) / 1e6:.2f} ms")
 
 
 def test(args, tmp, group):
