@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <utility>
+
 namespace huptime::test {
 namespace {
 
@@ -31,14 +34,30 @@ void LoadStats::record(const RequestResult& result) {
   }
   ++ok;
   latency.add(result.end - result.start);
-  int index = body_index(result.body);
-  if (index < 0) {
-    bodies.push_back({std::string(body_key(result.body)), 0, result.end});
-    index = static_cast<int>(bodies.size()) - 1;
-  }
-  ++bodies[static_cast<size_t>(index)].count;
+  size_t index = note_body(result);
   check_stale(result);
-  if (expect_monotonic) check_monotonic(result, static_cast<size_t>(index));
+  if (expect_monotonic) check_monotonic(result, index);
+}
+
+// Counts the body and keeps `bodies` ranked; returns the body's index.
+size_t LoadStats::note_body(const RequestResult& result) {
+  int found = body_index(result.body);
+  if (found < 0) {
+    bodies.push_back(
+        {std::string(body_key(result.body)), 0, result.start, result.end});
+    found = static_cast<int>(bodies.size()) - 1;
+  }
+  auto index = static_cast<size_t>(found);
+  BodySeen& seen = bodies[index];
+  ++seen.count;
+  seen.first_completed = std::min(seen.first_completed, result.end);
+  if (seen.count > 1 && result.start >= seen.first_started) return index;
+  Clock::time_point started = std::min(seen.first_started, result.start);
+  seen.first_started = started;
+  // Moves up past the bodies whose earliest request started later.
+  for (; index > 0 && bodies[index - 1].first_started > started; --index)
+    std::swap(bodies[index - 1], bodies[index]);
+  return index;
 }
 
 void LoadStats::mark_stale(std::string_view body, Clock::time_point since) {

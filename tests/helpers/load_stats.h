@@ -1,13 +1,16 @@
 // What a load run observed: counts per outcome, latency of successful
-// requests, the distinct bodies in order of first appearance and, with
+// requests, the distinct bodies in order of rank (below) and, with
 // --expect-monotonic, how often the served version went backwards.
 //
-// "Backwards": bodies are ranked by when they were first seen complete. A
-// successful response with body rank r whose request *started* after a
-// response with a higher rank had already *completed* is a violation: once
-// a newer version has answered, requests sent later must never get an older
-// one. Requests that overlap the first answer of a new version may get
-// either, which is not a violation.
+// "Backwards": bodies are ranked by the start of the earliest request each
+// answered. A successful response with body rank r whose request *started*
+// after a response with a higher rank had already *completed* is a
+// violation: once a newer version has answered, requests sent later must
+// never get an older one. Requests that overlap the first answer of a new
+// version may get either, which is not a violation. (Ranked by the first
+// answer seen complete instead, an old version first seen on a slow answer,
+// when the load began during a restart, ranked as the newest: every later
+// answer of the real new version then counted as going back.)
 //
 // "Stale": a looser check anchored on what the service says rather than on
 // what the client saw first. The driver marks a body stale from a moment on
@@ -34,6 +37,7 @@ inline constexpr size_t kMaxSamples = 10;
 struct BodySeen {
   std::string key;  // the body, truncated to kBodyKeyBytes
   uint64_t count = 0;
+  Clock::time_point first_started;  // of the requests it answered
   Clock::time_point first_completed;
 };
 
@@ -59,7 +63,7 @@ struct LoadStats {
   uint64_t failed = 0;
   std::array<uint64_t, kOutcomeCount> by_outcome{};
   LatencyHistogram latency;  // successful requests only
-  std::vector<BodySeen> bodies;
+  std::vector<BodySeen> bodies;  // by rank: first_started
   uint64_t backwards = 0;
   std::vector<std::pair<std::string, Clock::time_point>> stale_since;
   uint64_t stale = 0;
@@ -68,6 +72,7 @@ struct LoadStats {
   std::vector<std::string> stale_samples;      // first stale answers
 
  private:
+  size_t note_body(const RequestResult& result);
   void check_monotonic(const RequestResult& result, size_t index);
   void check_stale(const RequestResult& result);
 };
