@@ -62,7 +62,7 @@ struct LoadStats {
   uint64_t ok = 0;
   uint64_t failed = 0;
   std::array<uint64_t, kOutcomeCount> by_outcome{};
-  LatencyHistogram latency;  // successful requests only
+  LatencyHistogram latency;      // successful requests only
   std::vector<BodySeen> bodies;  // by rank: first_started
   uint64_t backwards = 0;
   std::vector<std::pair<std::string, Clock::time_point>> stale_since;
