@@ -45,6 +45,13 @@ MASTER_SWITCHED = r"huptime\[\d+\]: ready \(generation"
 # compared with as many fresh start-ups (report.exec_targets).
 STARTUP_EXTRA = 7
 
+# Fork and --master rows also start the same command beside the service
+# once per restart, BESIDE_AFTER_S after the restart was seen (the old
+# generation has drained by then), and well before the next restart's
+# control window (Row.beside_window, trace.py).
+BESIDE_METHODS = ("fork", "master")
+BESIDE_AFTER_S = 0.1
+
 READY = re.compile(r"huptime\[(\d+)\]: ready \(generation (\d+)")
 
 
@@ -73,6 +80,7 @@ class Row:
         self.service = None
         self.leader = None
         self.done = []  # trace.Restart
+        self.beside = []  # (lo, hi) ns: beside_window()
 
     # --- starting -------------------------------------------------------
     def command(self):
@@ -81,31 +89,42 @@ class Row:
             return [self.paths.huptime, f"--{self.method}", "--"] + argv
         return argv
 
-    def extra_startups(self, count):
-        """Start-up times (ms) of `count` more starts of the same command,
-        each in a directory and on a port of its own, stopped at once: one
-        sample is too few on a shared machine, where the same start varies
-        by tens of ms from one second to the next."""
-        samples = []
-        for _ in range(count):
-            workdir = common.make_tempdir(f"{self.server.name}-startup")
-            server = type(self.server)(self.paths, workdir, common.free_port())
-            server.set_version(0)
-            argv = server.argv()
-            if self.method in ("fork", "exec", "master"):
-                argv = [self.paths.huptime, f"--{self.method}", "--"] + argv
-            service = common.Service(argv, env=dict(os.environ,
-                                                    HUPTIME_LOG="info"),
-                                     cwd=workdir, name=server.name)
-            try:
-                ms = service.wait_serving(server.port, server.path)
-                if ms is not None:
-                    samples.append(ms)
-            finally:
-                service.stop()
-                common.remove_tempdir(workdir)
-        return samples
+    def start_beside(self):
+        """Starts the same command once more, in a directory and on a port
+        of its own, and stops it as soon as it answers: (spawn time in
+        CLOCK_MONOTONIC ns, ms from spawn to its first answer or None)."""
+        workdir = common.make_tempdir(f"{self.server.name}-startup")
+        server = type(self.server)(self.paths, workdir, common.free_port())
+        server.set_version(0)
+        argv = server.argv()
+        if self.method in ("fork", "exec", "master"):
+            argv = [self.paths.huptime, f"--{self.method}", "--"] + argv
+        service = common.Service(argv, env=dict(os.environ,
+                                                HUPTIME_LOG="info"),
+                                 cwd=workdir, name=server.name)
+        try:
+            return service.started_ns, service.wait_serving(server.port,
+                                                            server.path)
+        finally:
+            service.stop()
+            common.remove_tempdir(workdir)
 
+    def extra_startups(self, count):
+        """Start-up times (ms) of `count` more starts of the same command:
+        one sample is too few on a shared machine, where the same start
+        varies by tens of ms from one second to the next."""
+        samples = [self.start_beside()[1] for _ in range(count)]
+        return [ms for ms in samples if ms is not None]
+
+    def beside_window(self):
+        """Fork and --master: the same command started beside the service
+        under load, with no restart (a *beside* window: from its spawn to
+        its first answer). The service's no-answer intervals there are
+        what any new copy's start-up costs the old one on this machine
+        (trace.py); the restart windows are compared with them."""
+        started_ns, ms = self.start_beside()
+        if ms is not None:
+            self.beside.append((started_ns, started_ns + int(ms * 1e6)))
     def start(self):
         # Debug lines carry their time (trace.SWITCH_EVENTS); a handful
         # per restart, none per request.
@@ -202,6 +221,9 @@ class Row:
                     break  # the service died: nothing left to restart
                 t0 = time.monotonic()
                 self.restart(n)
+                if self.method in BESIDE_METHODS:
+                    time.sleep(BESIDE_AFTER_S)
+                    self.beside_window()
                 time.sleep(max(0.0, self.interval - (time.monotonic() - t0)))
             time.sleep(0.3)
             tracer.send_signal(signal.SIGTERM)
@@ -209,7 +231,7 @@ class Row:
             requests, bodies = trace.read_trace(out)
             trace.note_switch_events(self.done,
                                      [t for _, t in self.service.lines])
-            result = trace.judge(requests, bodies, self.done)
+            result = trace.judge(requests, bodies, self.done, self.beside)
             # The one start-up of the service under test is kept; it and
             # STARTUP_EXTRA more are what exec's windows are compared with
             # (report.py: median with median, worst with slowest).
@@ -254,6 +276,7 @@ def run_all(paths, restarts, interval, clients, only=None):
                 f"{result['gap_outside_ms']:.2f}ms"
                 f" to_serving={result['to_serving_median_ms']:.1f}ms"
                 f" gap control={result['gap_control_ms']:.2f}ms"
+                f" beside={result['gap_beside_ms']:.2f}ms"
                 f" startup={result['startup_ms']:.1f}ms (median of "
                 f"{len(result['startup_samples_ms'])}: "
                 f"{result['startup_median_ms']:.1f}ms)"

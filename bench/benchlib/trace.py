@@ -11,6 +11,13 @@ consecutive answers (completions of successful requests); it is reported
 for intervals that overlap a window and for the others (on a shared
 machine, the latter is the scheduler's noise floor).
 
+Fork and --master rows also have *beside* windows: from the spawn of the
+same command, started beside the service on a port of its own with no
+restart, to its first answer (restart.Row.beside_window). Requests and
+intervals that overlap one are kept out of "outside" and reported apart:
+what a new copy's start-up alone costs the old one on this machine, to
+set the restart windows against.
+
 The noise floor outside windows is the longest of many more intervals
 than the windows hold (seconds of steady load against 8 windows of tens of
 milliseconds), so it is also reported for *control* windows: each window's
@@ -200,30 +207,43 @@ def exec_split(restarts, answers):
     return out
 
 
-def judge(requests, bodies, restarts):
-    """The numbers of one restart run (times in ms)."""
+def judge(requests, bodies, restarts, beside=()):
+    """The numbers of one restart run (times in ms). `beside`: the beside
+    windows, (lo, hi) ns; one that overlaps a restart or control window is
+    dropped."""
     for restart in restarts:
         find_serving(restart, requests, bodies)
     windows = [(r.signal_ns, r.serving_ns) for r in restarts
                if r.serving_ns is not None]
-    inside, outside = [], []
+    controls = control_windows(windows)
+
+    def overlaps(a, b, spans):
+        return any(a <= hi and b >= lo for lo, hi in spans)
+
+    beside = [(lo, hi) for lo, hi in beside
+              if not overlaps(lo, hi, windows + controls)]
+    inside, outside, near = [], [], []
     for r in requests:
         if r.outcome != "ok":
             continue
         ms = (r.end - r.start) / 1e6
-        overlaps = any(r.start <= hi and r.end >= lo for lo, hi in windows)
-        (inside if overlaps else outside).append(ms)
+        if overlaps(r.start, r.end, windows):
+            inside.append(ms)
+        elif overlaps(r.start, r.end, beside):
+            near.append(ms)
+        else:
+            outside.append(ms)
     answers = [r.end for r in requests if r.outcome == "ok"]
     gap_in, gap_out = 0.0, 0.0
     for a, b in zip(answers, answers[1:]):
         gap = (b - a) / 1e6
-        if any(a <= hi and b >= lo for lo, hi in windows):
+        if overlaps(a, b, windows):
             gap_in = max(gap_in, gap)
-        else:
+        elif not overlaps(a, b, beside):
             gap_out = max(gap_out, gap)
     gaps_in = [longest_gap(answers, lo, hi) for lo, hi in windows]
-    gaps_control = [longest_gap(answers, lo, hi)
-                    for lo, hi in control_windows(windows)]
+    gaps_control = [longest_gap(answers, lo, hi) for lo, hi in controls]
+    gaps_beside = [longest_gap(answers, lo, hi) for lo, hi in beside]
     split = exec_split(restarts, answers)
     timelines = switch_timelines(restarts, answers)
     to_serving = [(r.serving_ns - r.signal_ns) / 1e6 for r in restarts
@@ -245,6 +265,11 @@ def judge(requests, bodies, restarts):
         "gaps_in_windows_ms": gaps_in,
         "gaps_control_ms": gaps_control,
         "gap_control_ms": max(gaps_control, default=float("nan")),
+        # The same command started beside it, no restart (fork, master).
+        "beside": latency_summary(near),
+        "gaps_beside_ms": gaps_beside,
+        "gap_beside_ms": max(gaps_beside, default=float("nan")),
+        "beside_startup_ms": [(hi - lo) / 1e6 for lo, hi in beside],
         "pre_exec_ms": [a for a, _ in split],
         "post_exec_ms": [b for _, b in split],
         "switch": timelines,
