@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 
-from . import common, hooks, report, restart, sched, startup, steady
+from . import (common, hooks, keepalive, report, restart, sched,
+               startup, steady)
 
 PARTS = ("steady", "hooks", "startup", "restart", "why")
 
@@ -78,12 +79,13 @@ def run_parts(args, paths, res):
     q = args.quick
     if "steady" in parts:
         common.log("==> steady overhead")
-        res["steady"] = steady.run_all(paths, rounds=2 if q else 11,
+        res["steady"] = steady.run_all(paths, rounds=2 if q else 21,
                                        seconds=1)
     if "hooks" in parts:
         common.log("==> hook cost")
         res["instructions"] = hooks.instructions(paths)
         res["threads"] = hooks.threads(paths)
+        res["keepalive"] = keepalive.nginx_keepalive(paths)
     if "startup" in parts:
         common.log("==> start-up")
         res["startup"] = startup.run_all(paths, runs=30 if q else 100)

@@ -32,16 +32,28 @@ def steady_table(steady):
     if not steady:
         return ""
     return table(
-        ["server", "client", "req/s plain", "req/s preload", "ratio (median, "
-         "min–max of rounds)", "p99 plain ms", "p99 preload ms"],
+        ["server", "client", "req/s plain", "req/s preload", "ratio (median "
+         "± its standard error, min–max of rounds)", "p99 plain ms",
+         "p99 preload ms"],
         [[s["server"], s["client"], f(s["rps_plain"], 0),
           f(s["rps_preload"], 0),
-          f"{f(s['rps_ratio'], 3)} ({f(s['rps_ratio_min'], 3)}–"
-          f"{f(s['rps_ratio_max'], 3)})",
+          f"{f(s['rps_ratio'], 3)} ± {f(s.get('rps_ratio_se'), 3)} "
+          f"({f(s['rps_ratio_min'], 3)}–{f(s['rps_ratio_max'], 3)})",
           f(s["p99_plain"], 3), f(s["p99_preload"], 3)] for s in steady])
 
 
-def hooks_table(instr, threads):
+def keepalive_rows(keep):
+    """The nginx keep-alive request row of the instructions table
+    (keepalive.py): no hook runs, the restart thread's existence costs."""
+    if not keep:
+        return []
+    return [["nginx keep-alive request (`return 200`; no hook runs)",
+             f(keep["plain"], 0), "–", f(keep["preload"], 0),
+             f"{f(keep['extra'], 0)} "
+             f"(×{f(keep['preload'] / keep['plain'], 3)})", "–"]]
+
+
+def hooks_table(instr, threads, keep=None):
     parts = []
     variants = ("plain", "plain+1t", "preload")
     if instr:
@@ -59,7 +71,8 @@ def hooks_table(instr, threads):
               f(instr["hooks_accept_close"], 0)],
              ["connect() (no hook: any other cancellation point)"] +
              [f(instr[v]["connect"], 0) for v in variants] +
-             [f(instr["extra_connect"], 0), f(instr["hooks_connect"], 0)]]))
+             [f(instr["extra_connect"], 0), f(instr["hooks_connect"], 0)]]
+            + keepalive_rows(keep)))
     if instr:
         parts.append(
             "close() of an untracked fd is counted in a program without a "
@@ -67,7 +80,11 @@ def hooks_table(instr, threads):
             "it with plain. accept4 + close is counted inside the server's "
             "function alone; connect() shows what every system call the "
             "hooks do not touch costs more once the restart thread exists "
-            "(glibc's multi-threaded cancellation path).")
+            "(glibc's multi-threaded cancellation path). The nginx row is "
+            "one request on a kept-alive connection, nginx as one process: "
+            "no hook runs, but epoll_wait, recv and writev take that path, "
+            "and malloc its locking one; the steady nginx/wrk row is "
+            "expected to show about as much.")
     if threads:
         parts.append(table(
             ["wall ns per operation, all threads (best of 3)",
@@ -243,9 +260,16 @@ def judge_targets(res):
                         r["gap_in_windows_ms"] <= limit))
         elif r["method"] == "exec":
             out += exec_targets(name, r)
+    keep = res.get("keepalive")
     for s in res.get("steady", []):
+        counted = ""
+        if keep and s["server"] == "nginx" and s["client"] == "wrk":
+            counted = (f"; callgrind: ×{f(keep['preload'] / keep['plain'], 3)}"
+                       f" instructions per keep-alive request")
         out.append((f"steady {s['server']}/{s['client']}: req/s ≥ 0.99×",
-                    f"×{f(s['rps_ratio'], 3)}", s["rps_ratio"] >= 0.99))
+                    f"×{f(s['rps_ratio'], 3)} ± "
+                    f"{f(s.get('rps_ratio_se'), 3)} ({s['rounds']} rounds"
+                    f"{counted})", s["rps_ratio"] >= 0.99))
     instr = res.get("instructions")
     if instr:
         extra, hooks = instr["extra_accept_close"], instr["hooks_accept_close"]
@@ -296,7 +320,7 @@ def markdown(res, plot_name):
         ("Why fork and master have no-answer intervals", why_section(res)),
         ("Steady overhead", steady_table(res.get("steady", []))),
         ("Hook cost", hooks_table(res.get("instructions"),
-                                  res.get("threads"))),
+                                  res.get("threads"), res.get("keepalive"))),
         ("Start-up", startup_table(res.get("startup", []))),
     ]
     for title, body in sections:

@@ -16,9 +16,11 @@ migrate between two shared cores and the rounds of one variant differ by
 rounds, and the median of their ratios, for the same reason.
 """
 
+import math
 import os
 import re
 import shutil
+import statistics
 
 from . import common
 from .servers import SERVERS
@@ -116,6 +118,15 @@ def run_all(paths, rounds, seconds, servers=("cpp-epoll", "nginx")):
     return results
 
 
+def median_se(values):
+    """The standard error of the median of `values` (1.2533 s / sqrt(n),
+    its large-sample value for normally spread rounds): how far the
+    median ratio may be off by the rounds' noise alone."""
+    if len(values) < 2:
+        return float("nan")
+    return 1.2533 * statistics.stdev(values) / math.sqrt(len(values))
+
+
 def summarise(server_name, client, runs):
     ratios = [b[0] / a[0] for a, b in zip(runs["plain"], runs["preload"])
               if a[0] > 0]
@@ -128,6 +139,8 @@ def summarise(server_name, client, runs):
         "rps_ratio": common.median(ratios),
         "rps_ratio_min": min(ratios) if ratios else float("nan"),
         "rps_ratio_max": max(ratios) if ratios else float("nan"),
+        "rps_ratios": ratios,
+        "rps_ratio_se": median_se(ratios),
         "p99_plain": common.median([r[1] for r in runs["plain"]]),
         "p99_preload": common.median([r[1] for r in runs["preload"]]),
         "p99_ratio": common.median(p99_ratios),
