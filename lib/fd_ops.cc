@@ -22,11 +22,6 @@ namespace huptime {
 
 namespace {
 
-bool is_listener_kind(uint32_t word) {
-  FdKind kind = entry_kind(word);
-  return kind == FdKind::kListener || kind == FdKind::kRetired;
-}
-
 int real_close_range(unsigned first, unsigned last, int flags) {
   if (real::close_range) return real::close_range(first, last, flags);
   errno = ENOSYS;

@@ -37,6 +37,11 @@ constexpr uint32_t make_entry(FdKind kind, uint32_t slot, bool cloexec) {
 constexpr FdKind entry_kind(uint32_t e) { return FdKind(e & 0xf); }
 constexpr uint32_t entry_slot(uint32_t e) { return e >> 8; }
 constexpr bool entry_cloexec(uint32_t e) { return e & kViewCloexec; }
+// A listener the program sees: its own, or one retired by stop accepting.
+constexpr bool is_listener_kind(uint32_t e) {
+  return entry_kind(e) == FdKind::kListener ||
+         entry_kind(e) == FdKind::kRetired;
+}
 // Protected fds: the program's close/dup2 must not take them from us.
 constexpr bool entry_protected(uint32_t e) {
   return entry_kind(e) == FdKind::kOurs || entry_kind(e) == FdKind::kOffered;

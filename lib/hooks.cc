@@ -23,6 +23,7 @@
 
 #include "exec_hook.h"
 #include "export.h"
+#include "fd_table.h"
 #include "generation.h"
 #include "init.h"
 #include "listeners.h"
@@ -316,6 +317,12 @@ HUPTIME_EXPORT int execle(const char* path, const char* arg, ...) {
 
 HUPTIME_EXPORT int epoll_ctl(int epfd, int op, int fd,
                              struct epoll_event* event) {
+  // A server adds every connection it accepts (nginx, node...): only a
+  // listener's registrations need the bookkeeping, and epoll_ctl is no
+  // cancellation point, so the others are the bare system call.
+  if (hot_path_open() && !is_listener_kind(g_fds.get(fd)))
+    return static_cast<int>(raw_syscall_errno(SYS_epoll_ctl, epfd, op, fd,
+                                              reinterpret_cast<long>(event)));
   if (!ensure_init())
     return static_cast<int>(raw_syscall_errno(SYS_epoll_ctl, epfd, op, fd,
                                               reinterpret_cast<long>(event)));
@@ -391,6 +398,11 @@ HUPTIME_EXPORT int pthread_cancel(pthread_t thread) {
 
 HUPTIME_EXPORT int setsockopt(int fd, int level, int name, const void* value,
                               socklen_t len) {
+  // Servers set options on every connection (TCP_NODELAY...); only
+  // SO_LINGER is noted. No cancellation point: the bare system call.
+  if (hot_path_open() && (level != SOL_SOCKET || name != SO_LINGER))
+    return static_cast<int>(raw_syscall_errno(
+        SYS_setsockopt, fd, level, name, reinterpret_cast<long>(value), len));
   if (!ensure_init())
     return static_cast<int>(raw_syscall_errno(
         SYS_setsockopt, fd, level, name, reinterpret_cast<long>(value), len));
