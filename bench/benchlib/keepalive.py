@@ -1,15 +1,16 @@
-"""Instructions per keep-alive request of nginx, plainly and under the
-preload (valgrind --tool=callgrind, deterministic): what the steady
-nginx/wrk row costs when no connection is accepted or closed.
+"""Instructions per nginx request, plainly and under the preload
+(valgrind --tool=callgrind, deterministic): what the steady nginx rows
+should show, without the machine's noise.
 
 nginx runs as one process (master_process off, the bench's configuration
-otherwise: `return 200` from the configuration), and a client on one
-keep-alive connection sends N requests; (I(N2) - I(N1)) / (N2 - N1) is
-one request's cost in user space. No hook runs per such request, but the
-preload's restart thread makes the process multi-threaded, and glibc's
-multi-threaded paths (asynchronous cancellation around every cancellable
-system call: epoll_wait, recv, writev...; malloc's locking) cost more:
-this row puts a number on it.
+otherwise: `return 200` from the configuration), and a client sends N
+requests, either on one kept-alive connection (like wrk) or each on a
+connection of its own (like the load client); (I(N2) - I(N1)) / (N2 - N1)
+is one request's cost in user space. On a kept-alive connection no hook
+runs, but the preload's restart thread makes the process multi-threaded,
+and glibc's multi-threaded paths (asynchronous cancellation around every
+cancellable system call: epoll_wait, recv, writev...; malloc's locking)
+cost more. A connection per request adds the accept4 and close hooks.
 """
 
 import http.client
@@ -17,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -26,9 +28,10 @@ from .servers import NGINX_CONF, version_text
 REQUESTS = (500, 2500)
 
 
-def one_run(paths, preload, requests):
+def one_run(paths, preload, requests, fresh):
     """Instructions callgrind counted in the nginx process over a run of
-    `requests` keep-alive requests."""
+    `requests` requests, each on a new connection when `fresh`, else all
+    on one kept alive."""
     workdir = common.make_tempdir("keepalive-nginx")
     try:
         os.makedirs(os.path.join(workdir, "tmp"))
@@ -51,14 +54,16 @@ def one_run(paths, preload, requests):
         try:
             conn = connect(port, proc, time.monotonic() + 60)
             for _ in range(requests):
+                if fresh:
+                    conn.close()
+                    conn = connect(port, proc, time.monotonic() + 60)
                 conn.request("GET", "/")
                 answer = conn.getresponse()
                 answer.read()
                 if answer.status != 200:
                     raise RuntimeError(f"nginx answered {answer.status}")
             conn.close()
-            os.kill(proc.pid, signal.SIGQUIT)  # graceful: callgrind dumps
-            _, err = proc.communicate(timeout=60)
+            err = quit_nginx(proc, port)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -69,6 +74,24 @@ def one_run(paths, preload, requests):
         return int(counts[-1])
     finally:
         common.remove_tempdir(workdir)
+
+
+def quit_nginx(proc, port):
+    """SIGQUIT (graceful: callgrind writes its counts at the exit), and a
+    connection every half second to wake nginx's epoll_wait: one process
+    that caught the signal outside the wait sleeps in it with no timer
+    set. Its stderr."""
+    os.kill(proc.pid, signal.SIGQUIT)
+    for _ in range(60):
+        try:
+            _, err = proc.communicate(timeout=0.5)
+            return err
+        except subprocess.TimeoutExpired:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+            except OSError:
+                pass
+    raise RuntimeError("nginx under callgrind did not exit on SIGQUIT")
 
 
 def connect(port, proc, deadline):
@@ -83,18 +106,21 @@ def connect(port, proc, deadline):
             time.sleep(0.2)
 
 
-def nginx_keepalive(paths):
-    """{"plain": I/request, "preload": I/request, "extra": ...} or None
-    without valgrind or nginx."""
+def nginx_requests(paths):
+    """{"keepalive"|"fresh": {"plain": I/request, "preload": I/request,
+    "extra": ...}} or None without valgrind or nginx."""
     if not shutil.which("valgrind") or not shutil.which("nginx"):
         return None
     few, many = REQUESTS
     out = {}
-    for variant, preload in (("plain", False), ("preload", True)):
-        out[variant] = (one_run(paths, preload, many) -
-                        one_run(paths, preload, few)) / (many - few)
-    out["extra"] = out["preload"] - out["plain"]
-    common.log(f"  nginx keep-alive request: {out['plain']:.0f} vs "
-               f"{out['preload']:.0f} instructions ({out['extra']:+.0f}, "
-               f"x{out['preload'] / out['plain']:.3f})")
+    for kind, fresh in (("keepalive", False), ("fresh", True)):
+        row = out[kind] = {}
+        for variant, preload in (("plain", False), ("preload", True)):
+            row[variant] = (one_run(paths, preload, many, fresh) -
+                            one_run(paths, preload, few, fresh)) / \
+                (many - few)
+        row["extra"] = row["preload"] - row["plain"]
+        common.log(f"  nginx request ({kind}): {row['plain']:.0f} vs "
+                   f"{row['preload']:.0f} instructions ({row['extra']:+.0f},"
+                   f" x{row['preload'] / row['plain']:.3f})")
     return out

@@ -85,7 +85,7 @@ def run_parts(args, paths, res):
         common.log("==> hook cost")
         res["instructions"] = hooks.instructions(paths)
         res["threads"] = hooks.threads(paths)
-        res["keepalive"] = keepalive.nginx_keepalive(paths)
+        res["nginx_requests"] = keepalive.nginx_requests(paths)
     if "startup" in parts:
         common.log("==> start-up")
         res["startup"] = startup.run_all(paths, runs=30 if q else 100)

@@ -42,18 +42,18 @@ def steady_table(steady):
           f(s["p99_plain"], 3), f(s["p99_preload"], 3)] for s in steady])
 
 
-def keepalive_rows(keep):
-    """The nginx keep-alive request row of the instructions table
-    (keepalive.py): no hook runs, the restart thread's existence costs."""
-    if not keep:
-        return []
-    return [["nginx keep-alive request (`return 200`; no hook runs)",
-             f(keep["plain"], 0), "–", f(keep["preload"], 0),
-             f"{f(keep['extra'], 0)} "
-             f"(×{f(keep['preload'] / keep['plain'], 3)})", "–"]]
+def nginx_rows(counts):
+    """The nginx rows of the instructions table (keepalive.py)."""
+    labels = {"keepalive": "nginx request on a kept-alive connection "
+                           "(`return 200`; no hook runs)",
+              "fresh": "nginx request on a connection of its own "
+                       "(accept4 and close hooked)"}
+    return [[labels[k], f(c["plain"], 0), "–", f(c["preload"], 0),
+             f"{f(c['extra'], 0)} (×{f(c['preload'] / c['plain'], 3)})", "–"]
+            for k, c in (counts or {}).items()]
 
 
-def hooks_table(instr, threads, keep=None):
+def hooks_table(instr, threads, counts=None):
     parts = []
     variants = ("plain", "plain+1t", "preload")
     if instr:
@@ -72,7 +72,7 @@ def hooks_table(instr, threads, keep=None):
              ["connect() (no hook: any other cancellation point)"] +
              [f(instr[v]["connect"], 0) for v in variants] +
              [f(instr["extra_connect"], 0), f(instr["hooks_connect"], 0)]]
-            + keepalive_rows(keep)))
+            + nginx_rows(counts)))
     if instr:
         parts.append(
             "close() of an untracked fd is counted in a program without a "
@@ -80,10 +80,11 @@ def hooks_table(instr, threads, keep=None):
             "it with plain. accept4 + close is counted inside the server's "
             "function alone; connect() shows what every system call the "
             "hooks do not touch costs more once the restart thread exists "
-            "(glibc's multi-threaded cancellation path). The nginx row is "
-            "one request on a kept-alive connection, nginx as one process: "
-            "no hook runs, but epoll_wait, recv and writev take that path, "
-            "and malloc its locking one; the steady nginx/wrk row is "
+            "(glibc's multi-threaded cancellation path). The nginx rows "
+            "count one request, nginx as one process: on a kept-alive "
+            "connection no hook runs, but epoll_wait, recv and writev take "
+            "that path, and malloc its locking one; the steady nginx rows "
+            "(wrk keeps connections alive, the load client does not) are "
             "expected to show about as much.")
     if threads:
         parts.append(table(
@@ -260,12 +261,14 @@ def judge_targets(res):
                         r["gap_in_windows_ms"] <= limit))
         elif r["method"] == "exec":
             out += exec_targets(name, r)
-    keep = res.get("keepalive")
+    counts = res.get("nginx_requests") or {}
     for s in res.get("steady", []):
         counted = ""
-        if keep and s["server"] == "nginx" and s["client"] == "wrk":
-            counted = (f"; callgrind: ×{f(keep['preload'] / keep['plain'], 3)}"
-                       f" instructions per keep-alive request")
+        c = counts.get({"wrk": "keepalive", "loadclient": "fresh"}
+                       [s["client"]]) if s["server"] == "nginx" else None
+        if c:
+            counted = (f"; callgrind: ×{f(c['preload'] / c['plain'], 3)}"
+                       f" instructions per request")
         out.append((f"steady {s['server']}/{s['client']}: req/s ≥ 0.99×",
                     f"×{f(s['rps_ratio'], 3)} ± "
                     f"{f(s.get('rps_ratio_se'), 3)} ({s['rounds']} rounds"
@@ -320,7 +323,8 @@ def markdown(res, plot_name):
         ("Why fork and master have no-answer intervals", why_section(res)),
         ("Steady overhead", steady_table(res.get("steady", []))),
         ("Hook cost", hooks_table(res.get("instructions"),
-                                  res.get("threads"), res.get("keepalive"))),
+                                  res.get("threads"),
+                                  res.get("nginx_requests"))),
         ("Start-up", startup_table(res.get("startup", []))),
     ]
     for title, body in sections:
