@@ -184,8 +184,8 @@ def controls_section(res):
                      f(2 * r["outside"]["p99"])])
     if not rows:
         return ""
-    note = ("The issue's gap target compares the longest no-answer interval "
-            "in restart windows with twice the steady p99. Two controls from "
+    note = ("The fork and master gap target compares the longest no-answer "
+            "interval in restart windows with twice the steady p99. Two controls from "
             "the same run say what part of it is the restart's: *control* "
             "windows, as many and as long as the restart windows, just "
             "before each signal (steady load, nothing started); and "
