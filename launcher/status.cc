@@ -135,6 +135,7 @@ StatusReport collect_status(const ServicePage& service,
   report.failed = page->failed.load(std::memory_order_acquire);
   report.last_ok = page->last_ok.load(std::memory_order_acquire) != 0;
   report.last_error = read_error(page);
+  report.owed = page->pending.load(std::memory_order_acquire) != 0;
 
   GenerationPages pages;
   map_generation_pages(members, &pages);
@@ -163,7 +164,8 @@ std::string format_status(const StatusReport& report) {
   text += "restarts: " + std::to_string(report.begun) + " begun, " +
           std::to_string(report.ended) + " ended, " +
           std::to_string(report.failed) +
-          " failed; last: " + last_restart_text(report) + "\n";
+          " failed; last: " + last_restart_text(report) +
+          (report.owed ? "; one more owed" : "") + "\n";
   std::vector<std::vector<std::string>> cells = {
       {"GEN", "PID", "STATE", "AGE", "CONNS", "PROCS", "PIDS"}};
   for (const GenerationRow& row : report.rows)

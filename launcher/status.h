@@ -37,6 +37,9 @@ struct StatusReport {
   uint32_t failed = 0;
   bool last_ok = false;
   std::string last_error;
+  // A restart signal came during the last restart: the newest generation
+  // starts one more once it serves ("; one more owed" after "last:").
+  bool owed = false;
   std::vector<GenerationRow> rows;  // sorted by generation
 };
 

@@ -175,6 +175,10 @@ TEST_CASE("status: the text scripts parse", "[status]") {
         "3    4242   draining  12.4s    2      3      4242,4250,4251\n"
         "4    4300   ready     1.2s     0      3      4300,4310,4311\n");
 
+  report.owed = true;
+  CHECK_THAT(format_status(report),
+             Catch::Contains("1 failed; last: ok; one more owed\n"));
+
   report.rows = {
       {123456, 4194304, GenPhase::kStarting, 123'456'789, 1234567, {4194304}}};
   report.mode = Mode::kExec;
