@@ -6,6 +6,7 @@
 #include <atomic>
 #include <iterator>
 
+#include "fork_guard.h"
 #include "raw_syscall.h"
 #include "real.h"
 #include "runtime.h"
@@ -82,7 +83,13 @@ void adopt_offered_fd(int fd, uint32_t slot) {
   g_fds.exchange(fd, make_entry(FdKind::kOffered, slot, true));
 }
 
+// Closing is a TransientFds scope (fork_guard.h): from the slot's exchange
+// to the close, the fd is open but in no book, and a worker forked then
+// kept it for its whole life (CI: a prefork worker forked as its parent
+// released the ready socket held it, one fd over the baseline).
 void close_our_fd(OurFd which) {
+  if (slot_of(which).load() < 0) return;
+  TransientFds scope;
   int fd = slot_of(which).exchange(-1);
   if (fd < 0) return;
   auto i = static_cast<uint32_t>(which);
@@ -105,8 +112,10 @@ int pin_our_fd(OurFd which) {
 }
 
 void unpin_our_fd(OurFd which) {
-  if (g_pins[static_cast<uint32_t>(which)].fetch_sub(1) == 1)
+  if (g_pins[static_cast<uint32_t>(which)].fetch_sub(1) == 1) {
+    TransientFds scope;  // as in close_our_fd
     close_pending(which);
+  }
 }
 
 void our_fds_after_fork_child() {
