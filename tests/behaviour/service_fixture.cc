@@ -99,13 +99,18 @@ bool Service::reload() {
   std::regex started(R"(huptime\[(\d+)\]: new copy started as pid (\d+))");
   Deadline deadline(30s);
   pid_t fresh = old;
-  while (true) {
+  bool is_ready = false;
+  // Both lines in fork mode, in either order: the new copy's "ready" and
+  // its parent's "new copy started" share one pipe in no causal order (a
+  // copy that starts fast says "ready" first: seen in CI, where the
+  // leader then stayed the old pid and the next reload failed).
+  while (!is_ready || (spec_.mode == "fork" && fresh == old)) {
     auto m = log_->wait_for({ready, started}, cursor_, deadline);
     if (!m) return false;
     cursor_ = m->index + 1;
     if (m->pattern == 1 && std::stoi(m->groups[1]) == old)
       fresh = std::stoi(m->groups[2]);
-    if (m->pattern == 0 && std::stoul(m->groups[2]) == want) break;
+    if (m->pattern == 0 && std::stoul(m->groups[2]) == want) is_ready = true;
   }
   generation_ = want;
   leader_ = fresh;
