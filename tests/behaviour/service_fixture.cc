@@ -97,7 +97,7 @@ bool Service::reload() {
   unsigned want = generation_ + 1;
   std::regex ready(R"(huptime\[(\d+)\]: ready \(generation (\d+))");
   std::regex started(R"(huptime\[(\d+)\]: new copy started as pid (\d+))");
-  Deadline deadline(30s);
+  Deadline deadline(std::chrono::seconds(30));
   pid_t fresh = old;
   bool is_ready = false;
   // Both lines in fork mode, in either order: the new copy's "ready" and
